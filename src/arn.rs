@@ -1,0 +1,234 @@
+//! The ARNs this function reads: pod identity associations, IAM roles, Lambda functions.
+//!
+//! An association's ARN is its PhysicalResourceId, and it names the region, the cluster and
+//! the id: enough to find the association again from a Delete event alone, even when the
+//! event's properties are gone or wrong.
+
+use std::fmt;
+
+/// `arn:PARTITION:eks:REGION:ACCOUNT:podidentityassociation/CLUSTER/a-xxxxxxxxxxxxxxxxx`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssociationArn {
+    /// `aws`, `aws-cn`, `aws-us-gov`, …
+    pub partition: String,
+    /// The region the association lives in.
+    pub region: String,
+    /// The account that owns the cluster.
+    pub account: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// `a-` and 17 lowercase letters and digits.
+    pub id: String,
+}
+
+impl AssociationArn {
+    /// Reads an association ARN; `None` for anything else (a failed Create's id, or one that
+    /// CloudFormation invented), which callers treat as "nothing of ours exists".
+    pub fn parse(text: &str) -> Option<AssociationArn> {
+        let mut parts = text.splitn(6, ':');
+        let (arn, partition, service, region, account, resource) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        let mut path = resource.split('/');
+        let (kind, cluster, id) = (path.next()?, path.next()?, path.next()?);
+        let valid = arn == "arn"
+            && is_partition(partition)
+            && service == "eks"
+            && is_region(region)
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && kind == "podidentityassociation"
+            && is_cluster_name(cluster)
+            && is_association_id(id)
+            && path.next().is_none();
+        valid.then(|| AssociationArn {
+            partition: partition.to_owned(),
+            region: region.to_owned(),
+            account: account.to_owned(),
+            cluster: cluster.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for AssociationArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "arn:{}:eks:{}:{}:podidentityassociation/{}/{}",
+            self.partition, self.region, self.account, self.cluster, self.id
+        )
+    }
+}
+
+/// `a-` followed by 17 lowercase letters and digits.
+pub fn is_association_id(id: &str) -> bool {
+    id.len() == 19
+        && id.starts_with("a-")
+        && id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// `aws`, or `aws-` and a lowercase suffix (`aws-cn`, `aws-us-gov`, `aws-iso-b`, …).
+pub fn is_partition(text: &str) -> bool {
+    text == "aws"
+        || text.strip_prefix("aws-").is_some_and(|rest| {
+            !rest.is_empty()
+                && !rest.ends_with('-')
+                && rest.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        })
+}
+
+/// A region name such as `us-east-1` or `us-gov-west-1`.
+pub fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts.len() <= 5
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .parse::<u8>()
+            .is_ok_and(|n| n.to_string() == parts[parts.len() - 1])
+}
+
+/// An EKS cluster name: 1 to 100 letters, digits, `-` and `_`, starting with a letter or digit.
+pub fn is_cluster_name(text: &str) -> bool {
+    (1..=100).contains(&text.len())
+        && text
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// An IAM role ARN in any partition: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
+pub fn is_role_arn(text: &str) -> bool {
+    let mut parts = text.splitn(6, ':');
+    let fields: Vec<&str> = (0..6).map_while(|_| parts.next()).collect();
+    let [arn, partition, service, region, account, resource] = fields[..] else {
+        return false;
+    };
+    let Some(path_and_name) = resource.strip_prefix("role/") else {
+        return false;
+    };
+    let name = path_and_name.rsplit('/').next().unwrap_or_default();
+    let role_chars = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    };
+    arn == "arn"
+        && is_partition(partition)
+        && service == "iam"
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (1..=64).contains(&name.len())
+        && role_chars(name)
+        && path_and_name.len() <= 512 + 64
+        && path_and_name
+            .split('/')
+            .all(|segment| !segment.is_empty() && role_chars(segment))
+}
+
+/// The function name inside a Lambda function ARN (`arn:…:lambda:…:function:NAME[:QUALIFIER]`),
+/// or `None` when the text is not one.
+pub fn lambda_function_name(text: &str) -> Option<&str> {
+    let mut parts = text.split(':');
+    let (arn, _partition, service) = (parts.next()?, parts.next()?, parts.next()?);
+    let (_region, _account, kind, name) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    (arn == "arn" && service == "lambda" && kind == "function" && !name.is_empty()).then_some(name)
+}
+
+/// Whether the text is an SNS topic ARN.
+pub fn is_sns_topic(text: &str) -> bool {
+    let mut parts = text.split(':');
+    parts.next() == Some("arn") && parts.nth(1) == Some("sns")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn association_arn_round_trips() {
+        let text = "arn:aws:eks:eu-west-1:111122223333:podidentityassociation/my-cluster/a-abcdefghij1234567";
+        let arn = AssociationArn::parse(text).unwrap();
+        assert_eq!(arn.region, "eu-west-1");
+        assert_eq!(arn.cluster, "my-cluster");
+        assert_eq!(arn.id, "a-abcdefghij1234567");
+        assert_eq!(arn.to_string(), text);
+        let gov = "arn:aws-us-gov:eks:us-gov-west-1:111122223333:podidentityassociation/c_1/a-0000000000000000a";
+        assert!(AssociationArn::parse(gov).is_some());
+    }
+
+    #[test]
+    fn rejects_ids_that_are_not_association_arns() {
+        for text in [
+            "",
+            "MyStack-MyResource-1A2B3C4D5E6F",
+            "arn:aws:eks:us-east-1:111122223333:cluster/my-cluster",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-short",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-ABCDEFGHIJ1234567",
+            "arn:aws:eks:us-east-1:1111:podidentityassociation/c/a-abcdefghij1234567",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-abcdefghij1234567/x",
+            "arn:aws:iam::111122223333:role/r",
+        ] {
+            assert_eq!(AssociationArn::parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn role_arns() {
+        assert!(is_role_arn("arn:aws:iam::111122223333:role/my-role"));
+        assert!(is_role_arn(
+            "arn:aws-cn:iam::111122223333:role/path/to/r+=,.@_-"
+        ));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:user/u"));
+        assert!(!is_role_arn("arn:aws:iam:us-east-1:111122223333:role/r"));
+        assert!(!is_role_arn("arn:aws:iam::11112222333:role/r"));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:role/"));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:role/a b"));
+        assert!(!is_role_arn("role/r"));
+        assert!(!is_role_arn(&format!(
+            "arn:aws:iam::111122223333:role/{}",
+            "r".repeat(65)
+        )));
+    }
+
+    #[test]
+    fn regions_and_clusters() {
+        assert!(
+            is_region("us-east-1") && is_region("us-gov-west-1") && is_region("ap-southeast-10")
+        );
+        assert!(!is_region("us-east") && !is_region("US-EAST-1") && !is_region("us-east-01"));
+        assert!(is_cluster_name("prod_cluster-1"));
+        assert!(!is_cluster_name("-prod") && !is_cluster_name("a.b") && !is_cluster_name(""));
+        assert!(!is_cluster_name(&"c".repeat(101)));
+    }
+
+    #[test]
+    fn lambda_and_sns_tokens() {
+        assert_eq!(
+            lambda_function_name("arn:aws:lambda:us-east-1:111122223333:function:f:live"),
+            Some("f")
+        );
+        assert_eq!(
+            lambda_function_name("arn:aws:sns:us-east-1:111122223333:topic"),
+            None
+        );
+        assert!(is_sns_topic("arn:aws:sns:us-east-1:111122223333:topic"));
+        assert!(!is_sns_topic(
+            "arn:aws:lambda:us-east-1:111122223333:function:f"
+        ));
+    }
+}

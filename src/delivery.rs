@@ -1,0 +1,222 @@
+//! Outbound delivery of the response: the PUT to the presigned ResponseURL.
+//!
+//! The URL is a credential: it is only ever contacted on an AWS S3 host over https (or on the
+//! loopback address when allowed, for local runs), and its query string never reaches a log
+//! or an error message. S3 fails now and then, so the PUT is retried with backoff and jitter,
+//! each attempt bounded, all within the invocation's deadline.
+
+use reqwest::header::CONTENT_LENGTH;
+use reqwest::Url;
+use std::fmt;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::warn;
+
+/// At most this many PUTs of one response.
+const MAX_ATTEMPTS: u32 = 8;
+/// One PUT may take this long at most (less when the deadline is nearer).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first pause between attempts; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// The longest pause between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
+
+/// A ResponseURL that passed the host check. Its `Display` leaves out the query string.
+#[derive(Clone)]
+pub struct ResponseUrl(Url);
+
+/// Why a ResponseURL is not contacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlRefused {
+    /// The URL without its query string.
+    pub url: String,
+    /// The rule it breaks.
+    pub rule: &'static str,
+}
+
+impl fmt::Display for UrlRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResponseURL {} refused: {}", self.url, self.rule)
+    }
+}
+
+impl std::error::Error for UrlRefused {}
+
+impl ResponseUrl {
+    /// Checks a ResponseURL: https on `*.amazonaws.com` or `*.amazonaws.com.cn`; with
+    /// `allow_loopback`, also http(s) on 127.0.0.1, ::1 or localhost.
+    pub fn parse(text: &str, allow_loopback: bool) -> Result<ResponseUrl, UrlRefused> {
+        let refused = |rule| UrlRefused {
+            url: redact(text),
+            rule,
+        };
+        let url = Url::parse(text).map_err(|_| refused("not a valid URL"))?;
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let aws = [".amazonaws.com", ".amazonaws.com.cn"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix) && host.len() > suffix.len());
+        let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+        match url.scheme() {
+            "https" if aws => Ok(ResponseUrl(url)),
+            "http" | "https" if loopback && allow_loopback => Ok(ResponseUrl(url)),
+            _ if loopback => Err(refused(
+                "a loopback ResponseURL is only allowed with CFN_RESPONSE_ALLOW_LOOPBACK=true",
+            )),
+            "https" => Err(refused(
+                "the host is not an AWS S3 host (*.amazonaws.com or *.amazonaws.com.cn)",
+            )),
+            _ => Err(refused("only https is allowed")),
+        }
+    }
+}
+
+impl fmt::Display for ResponseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(self.0.as_str()))
+    }
+}
+
+impl fmt::Debug for ResponseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResponseUrl({self})")
+    }
+}
+
+/// A URL without its query string and fragment, safe to log.
+pub fn redact(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].to_owned()
+}
+
+/// The response could not be delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryFailed {
+    /// How many PUTs were tried.
+    pub attempts: u32,
+    /// What the last one got.
+    pub last_error: String,
+}
+
+impl fmt::Display for DeliveryFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the response was not delivered after {} attempts: {}",
+            self.attempts, self.last_error
+        )
+    }
+}
+
+impl std::error::Error for DeliveryFailed {}
+
+/// PUTs `body` to `url` (no Content-Type, exact Content-Length), retrying network errors and
+/// any status of 400 or above until it is delivered or `deadline` comes. Returns the number
+/// of attempts it took.
+pub async fn deliver(
+    http: &reqwest::Client,
+    url: &ResponseUrl,
+    body: Vec<u8>,
+    deadline: Instant,
+) -> Result<u32, DeliveryFailed> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_error = String::from("no time was left to try");
+    let mut attempts = 0;
+    while attempts < MAX_ATTEMPTS {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining < Duration::from_millis(20) {
+            break;
+        }
+        attempts += 1;
+        let put = http
+            .put(url.0.clone())
+            .header(CONTENT_LENGTH, body.len())
+            .body(body.clone())
+            .send();
+        match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), put).await {
+            Ok(Ok(response)) if response.status().as_u16() < 400 => return Ok(attempts),
+            Ok(Ok(response)) => last_error = format!("HTTP status {}", response.status()),
+            // `without_url`: reqwest's messages would otherwise carry the presigned query.
+            Ok(Err(error)) => last_error = error.without_url().to_string(),
+            Err(_) => last_error = format!("no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT)),
+        }
+        warn!(attempt = attempts, error = %last_error, url = %url, "response PUT failed");
+        let pause = jitter(backoff).min(deadline.saturating_duration_since(Instant::now()));
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    Err(DeliveryFailed {
+        attempts,
+        last_error,
+    })
+}
+
+/// "Full jitter": a pause anywhere between half of `base` and `base`, so that many instances
+/// retrying at once do not retry in step.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;
+    base.mul_f64(fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_s3_hosts_over_https() {
+        for url in [
+            "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?X-Amz-Signature=s",
+            "https://bucket.s3.cn-north-1.amazonaws.com.cn/key",
+            "https://s3.us-east-1.amazonaws.com/bucket/key",
+        ] {
+            assert!(ResponseUrl::parse(url, false).is_ok(), "{url}");
+        }
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        for url in [
+            "http://bucket.s3.amazonaws.com/key",
+            "https://amazonaws.com/key",
+            "https://evil.example.com/.amazonaws.com",
+            "https://s3.amazonaws.com.evil.example/key",
+            "https://bucket.s3.amazonaws.com:443@evil.example/key",
+            "http://pre-signed-S3-url-for-response",
+            "pre-signed-url-for-create-response",
+            "http://127.0.0.1:9000/bucket/key",
+            "file:///etc/passwd",
+        ] {
+            assert!(ResponseUrl::parse(url, false).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn loopback_only_when_allowed() {
+        assert!(ResponseUrl::parse("http://127.0.0.1:9000/b/k?sig=1", true).is_ok());
+        assert!(ResponseUrl::parse("http://localhost:9000/b/k", true).is_ok());
+        let refused =
+            ResponseUrl::parse("http://127.0.0.1:9000/b/k?sig=secret", false).unwrap_err();
+        assert!(refused.rule.contains("CFN_RESPONSE_ALLOW_LOOPBACK"));
+        assert!(ResponseUrl::parse("http://10.0.0.1/b/k", true).is_err());
+    }
+
+    #[test]
+    fn the_query_string_never_shows() {
+        let text = "https://b.s3.amazonaws.com/k?X-Amz-Signature=topsecret";
+        let url = ResponseUrl::parse(text, false).unwrap();
+        assert_eq!(url.to_string(), "https://b.s3.amazonaws.com/k");
+        assert!(!format!("{url:?}").contains("topsecret"));
+        let refused = ResponseUrl::parse("https://evil.example/k?X-Amz-Signature=topsecret", false)
+            .unwrap_err();
+        assert!(!refused.to_string().contains("topsecret"));
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_whole() {
+        let d = jitter(Duration::from_millis(1000));
+        assert!(d >= Duration::from_millis(500) && d <= Duration::from_millis(1000));
+    }
+}

@@ -1,0 +1,260 @@
+//! Outbound calls to EKS: a thin layer that turns the SDK's types into ours and its errors
+//! into an [`EksError`] that says which call failed and why. No decisions are made here.
+
+use crate::arn::AssociationArn;
+use crate::plan::{Association, SettingsChange};
+use crate::properties::{DesiredAssociation, Placement};
+use aws_sdk_eks::error::ProvideErrorMetadata;
+use aws_sdk_eks::types::PodIdentityAssociation;
+use aws_sdk_eks::Client;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Mutex;
+
+/// What kind of failure an EKS call had, as far as the decisions care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The association or the cluster does not exist.
+    NotFound,
+    /// An association for the same cluster, namespace and service account already exists.
+    Conflict,
+    /// Anything else (validation, permissions, throttling after retries, network).
+    Other,
+}
+
+/// A failed EKS call, with the operation and what EKS said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EksError {
+    /// The API operation, e.g. `CreatePodIdentityAssociation`.
+    pub operation: &'static str,
+    /// The error's kind.
+    pub kind: ErrorKind,
+    /// EKS's error code, e.g. `InvalidParameterException`, when there is one.
+    pub code: Option<String>,
+    /// EKS's message, or the transport error.
+    pub message: String,
+}
+
+impl fmt::Display for EksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) => write!(f, "EKS {} failed: {code}: {}", self.operation, self.message),
+            None => write!(f, "EKS {} failed: {}", self.operation, self.message),
+        }
+    }
+}
+
+impl std::error::Error for EksError {}
+
+impl EksError {
+    fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let code = error.code().map(str::to_owned);
+        let kind = match code.as_deref() {
+            Some("ResourceNotFoundException" | "NotFoundException") => ErrorKind::NotFound,
+            Some("ResourceInUseException") => ErrorKind::Conflict,
+            _ => ErrorKind::Other,
+        };
+        let message = match error.message() {
+            Some(message) => message.to_owned(),
+            None => aws_sdk_eks::error::DisplayErrorContext(&error).to_string(),
+        };
+        EksError {
+            operation,
+            kind,
+            code,
+            message,
+        }
+    }
+}
+
+/// EKS clients, one per region, all built from the configuration loaded once at start-up.
+pub struct Eks {
+    config: aws_config::SdkConfig,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl Eks {
+    /// Wraps the shared AWS configuration; clients are made per region on first use.
+    pub fn new(config: aws_config::SdkConfig) -> Eks {
+        Eks {
+            config,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn client(&self, region: &str) -> Client {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.to_owned())
+            .or_insert_with(|| {
+                let config = aws_sdk_eks::config::Builder::from(&self.config)
+                    .region(aws_sdk_eks::config::Region::new(region.to_owned()))
+                    .build();
+                Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// CreatePodIdentityAssociation. The same `token` returns the same association, so a
+    /// redelivered event creates nothing twice.
+    pub async fn create(
+        &self,
+        desired: &DesiredAssociation,
+        tags: BTreeMap<String, String>,
+        token: &str,
+    ) -> Result<Association, EksError> {
+        const OP: &str = "CreatePodIdentityAssociation";
+        let p = &desired.placement;
+        let output = self
+            .client(&p.region)
+            .create_pod_identity_association()
+            .cluster_name(&p.cluster)
+            .namespace(&p.namespace)
+            .service_account(&p.service_account)
+            .role_arn(&desired.role_arn)
+            .set_target_role_arn(desired.target_role_arn.clone())
+            .disable_session_tags(desired.disable_session_tags)
+            .set_policy(desired.policy.clone())
+            .set_tags(Some(tags.into_iter().collect()))
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| EksError::from_sdk(OP, e))?;
+        from_sdk(OP, &p.region, output.association())
+    }
+
+    /// DescribePodIdentityAssociation; `None` when the association or its cluster is gone.
+    pub async fn describe(&self, arn: &AssociationArn) -> Result<Option<Association>, EksError> {
+        const OP: &str = "DescribePodIdentityAssociation";
+        let result = self
+            .client(&arn.region)
+            .describe_pod_identity_association()
+            .cluster_name(&arn.cluster)
+            .association_id(&arn.id)
+            .send()
+            .await;
+        match result {
+            Ok(output) => from_sdk(OP, &arn.region, output.association()).map(Some),
+            Err(e) => match EksError::from_sdk(OP, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// UpdatePodIdentityAssociation with only the fields that change.
+    pub async fn update(
+        &self,
+        arn: &AssociationArn,
+        change: &SettingsChange,
+        token: &str,
+    ) -> Result<Association, EksError> {
+        const OP: &str = "UpdatePodIdentityAssociation";
+        let output = self
+            .client(&arn.region)
+            .update_pod_identity_association()
+            .cluster_name(&arn.cluster)
+            .association_id(&arn.id)
+            .set_role_arn(change.role_arn.clone())
+            .set_target_role_arn(change.target_role_arn.clone())
+            .set_disable_session_tags(change.disable_session_tags)
+            .set_policy(change.policy.clone())
+            .client_request_token(token)
+            .send()
+            .await
+            .map_err(|e| EksError::from_sdk(OP, e))?;
+        from_sdk(OP, &arn.region, output.association())
+    }
+
+    /// DeletePodIdentityAssociation; `false` when there was nothing to delete.
+    pub async fn delete(&self, arn: &AssociationArn) -> Result<bool, EksError> {
+        const OP: &str = "DeletePodIdentityAssociation";
+        let result = self
+            .client(&arn.region)
+            .delete_pod_identity_association()
+            .cluster_name(&arn.cluster)
+            .association_id(&arn.id)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => match EksError::from_sdk(OP, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(false),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// TagResource: adds or changes these tags.
+    pub async fn tag(
+        &self,
+        arn: &AssociationArn,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), EksError> {
+        self.client(&arn.region)
+            .tag_resource()
+            .resource_arn(arn.to_string())
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| EksError::from_sdk("TagResource", e))
+    }
+
+    /// UntagResource: removes these tag keys.
+    pub async fn untag(&self, arn: &AssociationArn, keys: &[String]) -> Result<(), EksError> {
+        self.client(&arn.region)
+            .untag_resource()
+            .resource_arn(arn.to_string())
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| EksError::from_sdk("UntagResource", e))
+    }
+}
+
+/// Our view of the SDK's association; a response without one is an error, not a panic.
+fn from_sdk(
+    operation: &'static str,
+    region: &str,
+    association: Option<&PodIdentityAssociation>,
+) -> Result<Association, EksError> {
+    let missing = |field: &str| EksError {
+        operation,
+        kind: ErrorKind::Other,
+        code: None,
+        message: format!("the response has no {field}"),
+    };
+    let a = association.ok_or_else(|| missing("association"))?;
+    let text =
+        |value: Option<&str>, field: &str| value.map(str::to_owned).ok_or_else(|| missing(field));
+    Ok(Association {
+        arn: text(a.association_arn(), "associationArn")?,
+        id: text(a.association_id(), "associationId")?,
+        placement: Placement {
+            region: region.to_owned(),
+            cluster: text(a.cluster_name(), "clusterName")?,
+            namespace: text(a.namespace(), "namespace")?,
+            service_account: text(a.service_account(), "serviceAccount")?,
+        },
+        role_arn: text(a.role_arn(), "roleArn")?,
+        target_role_arn: a
+            .target_role_arn()
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned),
+        disable_session_tags: a.disable_session_tags().unwrap_or(false),
+        policy: a.policy().filter(|p| !p.is_empty()).map(str::to_owned),
+        external_id: a.external_id().filter(|e| !e.is_empty()).map(str::to_owned),
+        tags: a
+            .tags()
+            .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    })
+}

@@ -1,0 +1,456 @@
+//! The framework around the resource: one event in, exactly one answer out.
+//!
+//! Whatever happens while handling an event (bad input, an EKS error, a panic, EKS hanging
+//! until the Lambda deadline), the outcome becomes a SUCCESS or FAILED answer with a non-empty
+//! PhysicalResourceId, delivered before the deadline: PUT to the ResponseURL in direct mode,
+//! returned as the invocation's result behind the CDK provider framework.
+
+use crate::arn::{is_sns_topic, lambda_function_name};
+use crate::delivery::{deliver, ResponseUrl};
+use crate::eks::Eks;
+use crate::event::{Incoming, Request, RequestType};
+use crate::plan::Owner;
+use crate::resource::{self, Context, Failure, Progress, Success};
+use crate::response::{data, Response, Status};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
+use tracing::{error, info, info_span, warn, Instrument};
+
+/// How the answer is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// PUT the response to the ResponseURL (CloudFormation invoked us, directly or via SNS).
+    Direct,
+    /// Return the result; the CDK provider framework that invoked us sends the response.
+    Provider,
+}
+
+/// Settings read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// This function's name, to recognise a ServiceToken that points at us.
+    pub function_name: String,
+    /// `Some` when `CFN_RESPONSE_MODE` forces a mode.
+    pub forced_mode: Option<Mode>,
+    /// `CFN_RESPONSE_ALLOW_LOOPBACK=true`: allow a ResponseURL on 127.0.0.1 (local runs only).
+    pub allow_loopback: bool,
+    /// The region for associations whose template names none.
+    pub default_region: String,
+}
+
+/// The clients and settings every event shares; built once in `main`.
+pub struct Handler {
+    eks: Eks,
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+/// Direct mode: the ServiceToken is absent, an SNS topic, or names this function (any
+/// version or alias). Provider mode: it names another Lambda function (the CDK framework's).
+pub fn mode(request: &Request, settings: &Settings) -> Mode {
+    if let Some(forced) = settings.forced_mode {
+        return forced;
+    }
+    match request.service_token.as_deref() {
+        None | Some("") => Mode::Direct,
+        Some(token) if is_sns_topic(token) => Mode::Direct,
+        Some(token) => match lambda_function_name(token) {
+            Some(name) if name != settings.function_name => Mode::Provider,
+            _ => Mode::Direct,
+        },
+    }
+}
+
+/// The idempotency token for EKS: the same for every delivery of the same event, different
+/// for different events. Two FNV-1a hashes, shaped like a UUID.
+pub fn request_token(request: &Request) -> String {
+    let parts = [
+        request.stack_id.as_deref().unwrap_or(""),
+        request.logical_resource_id.as_deref().unwrap_or(""),
+        request.request_id.as_deref().unwrap_or(""),
+    ];
+    let hash = |seed: u64| {
+        parts.iter().fold(seed, |mut h, part| {
+            for byte in part.bytes().chain([0]) {
+                h ^= u64::from(byte);
+                h = h.wrapping_mul(0x100_0000_01b3);
+            }
+            h
+        })
+    };
+    let hex = format!(
+        "{:016x}{:016x}",
+        hash(0xcbf2_9ce4_8422_2325),
+        hash(0x6c62_272e_07bb_0142)
+    );
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Time kept back from the deadline for delivering the answer.
+fn reserve(total: Duration) -> Duration {
+    (total / 5).clamp(Duration::from_millis(300), Duration::from_secs(5))
+}
+
+impl Handler {
+    /// Puts the pieces together.
+    pub fn new(eks: Eks, http: reqwest::Client, settings: Settings) -> Handler {
+        Handler {
+            eks,
+            http,
+            settings,
+        }
+    }
+
+    /// Handles one invocation: decides, acts, answers. Returns `Ok` only once the answer is
+    /// delivered (direct mode) or is the result (provider mode), so that Lambda's own retry
+    /// gets another chance otherwise.
+    pub async fn handle(
+        self: Arc<Self>,
+        incoming: Incoming,
+        deadline: SystemTime,
+    ) -> Result<Value, lambda_runtime::Error> {
+        let request = Request::from_incoming(incoming);
+        let mode = mode(&request, &self.settings);
+        let span = info_span!(
+            "event",
+            request_id = request.request_id.as_deref().unwrap_or(""),
+            logical_resource_id = request.logical_resource_id.as_deref().unwrap_or(""),
+            request_type = ?request.request_type,
+        );
+        async move {
+            let deadline = Instant::now()
+                + deadline
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default();
+            info!(
+                ?mode,
+                physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
+                "received"
+            );
+            // An answer that cannot be delivered makes acting pointless: change nothing.
+            let url = match mode {
+                Mode::Direct => Some(self.response_url(&request)?),
+                Mode::Provider => None,
+            };
+            let progress = Progress::default();
+            let work = {
+                let (handler, request, progress) =
+                    (self.clone(), request.clone(), progress.clone());
+                async move { handler.operate(&request, progress).await }
+            };
+            let outcome = supervise(work, deadline).await;
+            let response = decide(&request, outcome, &progress);
+            match url {
+                None => provider_result(response),
+                Some(url) => self.deliver(&url, response, deadline).await,
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn response_url(&self, request: &Request) -> Result<ResponseUrl, lambda_runtime::Error> {
+        let Some(url) = request.response_url.as_deref() else {
+            error!("the event has no ResponseURL: no response can be sent, nothing was changed");
+            return Err("the event has no ResponseURL".into());
+        };
+        ResponseUrl::parse(url, self.settings.allow_loopback).map_err(|refused| {
+            error!(%refused, "no response can be sent, nothing was changed");
+            refused.into()
+        })
+    }
+
+    async fn operate(&self, request: &Request, progress: Progress) -> Result<Success, Failure> {
+        let ctx = Context {
+            eks: &self.eks,
+            default_region: &self.settings.default_region,
+            owner: Owner {
+                stack_id: request.stack_id.clone().unwrap_or_default(),
+                logical_id: request.logical_resource_id.clone().unwrap_or_default(),
+            },
+            token: request_token(request),
+            progress,
+        };
+        operate(&ctx, request).await
+    }
+
+    async fn deliver(
+        &self,
+        url: &ResponseUrl,
+        response: Response,
+        deadline: Instant,
+    ) -> Result<Value, lambda_runtime::Error> {
+        // Leave the runtime a moment to report the invocation's own result.
+        let deliver_by = deadline
+            .checked_sub(Duration::from_millis(100))
+            .unwrap_or(deadline);
+        match deliver(&self.http, url, response.body(), deliver_by).await {
+            Ok(attempts) => {
+                info!(attempts, url = %url, "response delivered");
+                Ok(
+                    json!({"Status": response.status, "PhysicalResourceId": response.physical_resource_id}),
+                )
+            }
+            Err(failed) => {
+                error!(%failed, url = %url, "response not delivered");
+                Err(failed.into())
+            }
+        }
+    }
+}
+
+/// Runs an operation in its own task, so that a panic or the deadline ends the operation but
+/// not the answer. The operation gets until `deadline` less a reserve kept for delivering the
+/// answer.
+pub async fn supervise<F>(work: F, deadline: Instant) -> Result<Success, Failure>
+where
+    F: Future<Output = Result<Success, Failure>> + Send + 'static,
+{
+    let total = deadline.saturating_duration_since(Instant::now());
+    let guard = deadline
+        .checked_sub(reserve(total))
+        .unwrap_or_else(Instant::now);
+    let work = tokio::spawn(work.in_current_span());
+    let abort = work.abort_handle();
+    match tokio::time::timeout_at(guard, work).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(join_error)) => {
+            let what = match join_error.try_into_panic() {
+                Ok(payload) => panic_message(payload.as_ref()),
+                Err(_) => "the task was cancelled".to_owned(),
+            };
+            error!(panic = %what, "the operation panicked");
+            Err(Failure {
+                reason: format!("Internal error in cfn-eks-pod-identity: {what}. Nothing more will be done for this event."),
+            })
+        }
+        Err(_) => {
+            abort.abort();
+            warn!(left = ?deadline.saturating_duration_since(Instant::now()), "out of time");
+            Err(Failure {
+                reason: format!(
+                    "Timed out: EKS did not answer within the {}s the function had before its deadline. \
+                     Check the function's network route to EKS, or raise its timeout.",
+                    total.as_secs()
+                ),
+            })
+        }
+    }
+}
+
+/// The response for an outcome. A failed Create reports the association it created, so the
+/// stack's Delete removes it; any other failure keeps the id CloudFormation already has.
+/// The id is never empty.
+pub fn decide(
+    request: &Request,
+    outcome: Result<Success, Failure>,
+    progress: &Progress,
+) -> Response {
+    let (status, reason, physical_id, association) = match outcome {
+        Ok(success) => (
+            Status::Success,
+            None,
+            Some(success.physical_id),
+            success.association,
+        ),
+        Err(failure) => {
+            let id = match request.request_type {
+                RequestType::Create => progress.created_arn(),
+                _ => request.physical_resource_id.clone(),
+            };
+            (Status::Failed, Some(failure.reason), id, None)
+        }
+    };
+    let physical_id = physical_id
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("cfn-eks-pod-identity-{}", request_token(request)));
+    info!(?status, reason = reason.as_deref().unwrap_or(""), physical_resource_id = %physical_id, "decided");
+    Response::new(
+        request,
+        status,
+        reason,
+        physical_id,
+        data(association.as_ref()),
+    )
+}
+
+/// Behind the CDK provider framework the result is the return value, and a failure is an
+/// error whose message the framework uses as the Reason.
+fn provider_result(response: Response) -> Result<Value, lambda_runtime::Error> {
+    match response.reason {
+        None => {
+            Ok(json!({"PhysicalResourceId": response.physical_resource_id, "Data": response.data}))
+        }
+        Some(reason) => Err(reason.into()),
+    }
+}
+
+/// Dispatches on the request type; events that cannot be read are never acted on.
+async fn operate(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
+    if let Some(error) = &request.malformed {
+        return Err(Failure {
+            reason: format!("The event could not be read ({error}); nothing was changed."),
+        });
+    }
+    match &request.request_type {
+        RequestType::Create => resource::create(ctx, request).await,
+        RequestType::Update => resource::update(ctx, request).await,
+        RequestType::Delete => resource::delete(ctx, request).await,
+        RequestType::Unknown(other) if other.is_empty() => Err(Failure {
+            reason: "The event has no RequestType; expected Create, Update or Delete. Nothing was changed.".to_owned(),
+        }),
+        RequestType::Unknown(other) => Err(Failure {
+            reason: format!("Unknown RequestType {other:?}; expected Create, Update or Delete. Nothing was changed."),
+        }),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(token: Option<&str>) -> Request {
+        let mut event = json!({"RequestType": "Create", "RequestId": "r", "StackId": "s", "LogicalResourceId": "l"});
+        if let Some(token) = token {
+            event["ServiceToken"] = json!(token);
+        }
+        Request::from_incoming(Incoming::Json(event))
+    }
+
+    fn settings(forced_mode: Option<Mode>) -> Settings {
+        Settings {
+            function_name: "cfn-eks-pod-identity".into(),
+            forced_mode,
+            allow_loopback: false,
+            default_region: "us-east-1".into(),
+        }
+    }
+
+    #[test]
+    fn direct_unless_another_function_is_the_service_token() {
+        let ours = "arn:aws:lambda:us-east-1:111122223333:function:cfn-eks-pod-identity";
+        let framework =
+            "arn:aws:lambda:us-east-1:111122223333:function:Stack-ProviderframeworkonEvent-1";
+        assert_eq!(mode(&request(None), &settings(None)), Mode::Direct);
+        assert_eq!(mode(&request(Some(ours)), &settings(None)), Mode::Direct);
+        assert_eq!(
+            mode(&request(Some(&format!("{ours}:live"))), &settings(None)),
+            Mode::Direct
+        );
+        assert_eq!(
+            mode(
+                &request(Some("arn:aws:sns:us-east-1:111122223333:t")),
+                &settings(None)
+            ),
+            Mode::Direct
+        );
+        assert_eq!(
+            mode(&request(Some(framework)), &settings(None)),
+            Mode::Provider
+        );
+        assert_eq!(
+            mode(&request(Some(framework)), &settings(Some(Mode::Direct))),
+            Mode::Direct
+        );
+        assert_eq!(
+            mode(&request(None), &settings(Some(Mode::Provider))),
+            Mode::Provider
+        );
+    }
+
+    #[test]
+    fn tokens_are_stable_per_event_and_differ_between_events() {
+        let a = request_token(&request(None));
+        assert_eq!(a, request_token(&request(None)));
+        assert_eq!(a.len(), 36);
+        let mut other = request(None);
+        other.request_id = Some("r2".into());
+        assert_ne!(a, request_token(&other));
+        // Field boundaries count: ("ab", "c") is not ("a", "bc").
+        let mut shifted = request(None);
+        shifted.stack_id = Some("sl".into());
+        shifted.logical_resource_id = Some(String::new());
+        assert_ne!(a, request_token(&shifted));
+    }
+
+    #[test]
+    fn reserve_is_bounded() {
+        assert_eq!(reserve(Duration::from_secs(900)), Duration::from_secs(5));
+        assert_eq!(reserve(Duration::from_secs(5)), Duration::from_secs(1));
+        assert_eq!(
+            reserve(Duration::from_millis(100)),
+            Duration::from_millis(300)
+        );
+    }
+
+    fn success() -> Success {
+        Success {
+            physical_id: "arn".into(),
+            association: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_failure_and_the_runtime_goes_on() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let outcome = supervise(async { panic!("boom") }, deadline).await;
+        let failure = outcome.unwrap_err();
+        assert!(failure.reason.contains("boom"), "{}", failure.reason);
+        // The same runtime still runs the next operation.
+        assert_eq!(
+            supervise(async { Ok(success()) }, deadline).await,
+            Ok(success())
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_answers_before_a_hanging_operation() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(60);
+        let outcome = supervise(std::future::pending(), deadline).await;
+        assert!(outcome.unwrap_err().reason.starts_with("Timed out"));
+        // 60s less the 5s reserve kept for delivering the answer.
+        assert_eq!(Instant::now() - start, Duration::from_secs(55));
+    }
+
+    #[test]
+    fn a_failed_create_reports_what_it_created() {
+        let request = request(None);
+        let progress = Progress::default();
+        let failure = || Err(Failure { reason: "r".into() });
+        let response = decide(&request, failure(), &progress);
+        assert!(response
+            .physical_resource_id
+            .starts_with("cfn-eks-pod-identity-"));
+        progress.created("arn:created");
+        assert_eq!(
+            decide(&request, failure(), &progress).physical_resource_id,
+            "arn:created"
+        );
+        let mut update = request.clone();
+        update.request_type = RequestType::Update;
+        update.physical_resource_id = Some("arn:old".into());
+        assert_eq!(
+            decide(&update, failure(), &progress).physical_resource_id,
+            "arn:old"
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! cfn-eks-pod-identity: a CloudFormation custom resource, run as an AWS Lambda function, that
+//! creates, updates and deletes EKS Pod Identity Associations.
+//!
+//! The modules follow the path of an event:
+//! - [`event`] reads the request, leniently;
+//! - [`properties`] validates the template's properties (the schema);
+//! - [`plan`] decides what must change, in pure functions;
+//! - [`resource`] runs Create, Update and Delete, calling [`eks`] (outbound EKS calls);
+//! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
+//! - [`handler`] ties them together and guarantees one answer per event.
+
+pub mod arn;
+pub mod delivery;
+pub mod eks;
+pub mod event;
+pub mod handler;
+pub mod plan;
+pub mod properties;
+pub mod resource;
+pub mod response;

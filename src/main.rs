@@ -1,0 +1,57 @@
+//! The Lambda entry point: builds the clients once, then lends them to the handler for every
+//! event (the shape of aws-lambda-rust-runtime's `basic-shared-resource` example).
+
+use cfn_eks_pod_identity::eks::Eks;
+use cfn_eks_pod_identity::event::Incoming;
+use cfn_eks_pod_identity::handler::{Handler, Mode, Settings};
+use lambda_runtime::{service_fn, LambdaEvent};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let settings = Settings {
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
+        forced_mode: forced_mode(),
+        allow_loopback: std::env::var("CFN_RESPONSE_ALLOW_LOOPBACK")
+            .is_ok_and(|v| v.eq_ignore_ascii_case("true")),
+        default_region: config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".to_owned()),
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()?;
+    let handler = Arc::new(Handler::new(Eks::new(config), http, settings));
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {
+        let deadline = event.context.deadline();
+        handler.clone().handle(event.payload, deadline)
+    }))
+    .await
+}
+
+/// `CFN_RESPONSE_MODE=direct|provider`; anything else is logged and ignored rather than
+/// failing the start-up, which would leave every stack waiting for an answer.
+fn forced_mode() -> Option<Mode> {
+    match std::env::var("CFN_RESPONSE_MODE")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "" | "auto" => None,
+        "direct" => Some(Mode::Direct),
+        "provider" => Some(Mode::Provider),
+        other => {
+            tracing::warn!(
+                value = other,
+                "CFN_RESPONSE_MODE must be direct or provider; deciding per event"
+            );
+            None
+        }
+    }
+}

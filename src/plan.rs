@@ -1,0 +1,338 @@
+//! The decisions, as pure functions: given what the template asks for and what EKS has, what
+//! must change. Nothing here touches the network, so every rule is tested without one.
+
+use crate::arn::AssociationArn;
+use crate::properties::{DesiredAssociation, Placement, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
+use std::collections::BTreeMap;
+
+/// An association as EKS reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Association {
+    /// Its ARN: the PhysicalResourceId.
+    pub arn: String,
+    /// `a-` and 17 characters.
+    pub id: String,
+    /// Region, cluster, namespace and service account.
+    pub placement: Placement,
+    /// The IAM role pods assume first.
+    pub role_arn: String,
+    /// The role assumed next; `None` for none.
+    pub target_role_arn: Option<String>,
+    /// Whether EKS leaves session tags off.
+    pub disable_session_tags: bool,
+    /// The session policy, as EKS holds it.
+    pub policy: Option<String>,
+    /// Set by EKS when there is a target role; goes into the target role's trust policy.
+    pub external_id: Option<String>,
+    /// All tags, ownership tags included.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The stack resource an association belongs to, recorded on it as two tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The stack's ARN.
+    pub stack_id: String,
+    /// The resource's logical id in the template.
+    pub logical_id: String,
+}
+
+impl Owner {
+    /// The ownership tags.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (OWNER_STACK_TAG.to_owned(), self.stack_id.clone()),
+            (OWNER_LOGICAL_ID_TAG.to_owned(), self.logical_id.clone()),
+        ])
+    }
+
+    /// Whether these tags say the association belongs to this owner.
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(OWNER_STACK_TAG) == Some(&self.stack_id)
+            && tags.get(OWNER_LOGICAL_ID_TAG) == Some(&self.logical_id)
+    }
+}
+
+/// Why an Update cannot keep the current association.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replacement {
+    /// Region, cluster, namespace or service account changed: a new association; CloudFormation
+    /// deletes the old one afterwards.
+    PlacementChanged,
+    /// The PhysicalResourceId is not an association ARN, or the association is gone (deleted
+    /// by hand): create it again.
+    Missing,
+}
+
+/// The fields of UpdatePodIdentityAssociation to send; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// A new role.
+    pub role_arn: Option<String>,
+    /// A new target role; `Some("")` clears it (leaving the field out would keep it).
+    pub target_role_arn: Option<String>,
+    /// A new DisableSessionTags.
+    pub disable_session_tags: Option<bool>,
+    /// A new policy; `Some("")` clears it.
+    pub policy: Option<String>,
+}
+
+impl SettingsChange {
+    /// Whether there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        *self == SettingsChange::default()
+    }
+}
+
+/// Everything an in-place Update must do; each part may be empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// For UpdatePodIdentityAssociation.
+    pub settings: SettingsChange,
+    /// For TagResource: tags to add or change.
+    pub tags_to_set: BTreeMap<String, String>,
+    /// For UntagResource: tags the template no longer has.
+    pub tags_to_remove: Vec<String>,
+}
+
+impl Changes {
+    /// Whether the association already matches the template.
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_empty() && self.tags_to_set.is_empty() && self.tags_to_remove.is_empty()
+    }
+}
+
+/// Whether an Update must create a new association instead of changing the one named by its
+/// PhysicalResourceId, judged from the ARN alone (region and cluster).
+pub fn replacement_by_arn(
+    desired: &DesiredAssociation,
+    current: Option<&AssociationArn>,
+) -> Option<Replacement> {
+    match current {
+        None => Some(Replacement::Missing),
+        Some(arn)
+            if arn.region != desired.placement.region
+                || arn.cluster != desired.placement.cluster =>
+        {
+            Some(Replacement::PlacementChanged)
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether an Update must create a new association, judged from what EKS reports (`None`:
+/// the association is gone).
+pub fn replacement_by_state(
+    desired: &DesiredAssociation,
+    actual: Option<&Association>,
+) -> Option<Replacement> {
+    match actual {
+        None => Some(Replacement::Missing),
+        Some(actual) if actual.placement != desired.placement => {
+            Some(Replacement::PlacementChanged)
+        }
+        Some(_) => None,
+    }
+}
+
+/// The least an in-place Update must do to make `actual` match `desired`. Ownership tags are
+/// never removed, and are added when missing; tags starting with `aws:` belong to AWS.
+pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner) -> Changes {
+    let mut settings = SettingsChange::default();
+    if desired.role_arn != actual.role_arn {
+        settings.role_arn = Some(desired.role_arn.clone());
+    }
+    let actual_target = actual.target_role_arn.as_deref().filter(|t| !t.is_empty());
+    if desired.target_role_arn.as_deref() != actual_target {
+        settings.target_role_arn = Some(desired.target_role_arn.clone().unwrap_or_default());
+    }
+    if desired.disable_session_tags != actual.disable_session_tags {
+        settings.disable_session_tags = Some(desired.disable_session_tags);
+    }
+    if !same_policy(desired.policy.as_deref(), actual.policy.as_deref()) {
+        settings.policy = Some(desired.policy.clone().unwrap_or_default());
+    }
+
+    let mut wanted = desired.tags.clone();
+    wanted.extend(owner.tags());
+    let tags_to_set = wanted
+        .iter()
+        .filter(|(key, value)| actual.tags.get(*key) != Some(*value))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let tags_to_remove = actual
+        .tags
+        .keys()
+        .filter(|key| !wanted.contains_key(*key) && !key.to_ascii_lowercase().starts_with("aws:"))
+        .filter(|key| key.as_str() != OWNER_STACK_TAG && key.as_str() != OWNER_LOGICAL_ID_TAG)
+        .cloned()
+        .collect();
+    Changes {
+        settings,
+        tags_to_set,
+        tags_to_remove,
+    }
+}
+
+/// Policies are equal when they are the same JSON, whatever the spacing or key order EKS
+/// gives them back in; an empty policy is no policy.
+fn same_policy(desired: Option<&str>, actual: Option<&str>) -> bool {
+    let parse = |p: Option<&str>| {
+        p.filter(|p| !p.is_empty())
+            .map(|p| serde_json::from_str::<serde_json::Value>(p).map_err(|_| p.to_owned()))
+    };
+    parse(desired) == parse(actual)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn placement() -> Placement {
+        Placement {
+            region: "us-east-1".into(),
+            cluster: "prod".into(),
+            namespace: "payments".into(),
+            service_account: "api".into(),
+        }
+    }
+
+    fn owner() -> Owner {
+        Owner {
+            stack_id: "arn:aws:cloudformation:us-east-1:111122223333:stack/s/1".into(),
+            logical_id: "Assoc".into(),
+        }
+    }
+
+    fn desired() -> DesiredAssociation {
+        DesiredAssociation {
+            placement: placement(),
+            role_arn: "arn:aws:iam::111122223333:role/a".into(),
+            target_role_arn: None,
+            disable_session_tags: false,
+            policy: None,
+            tags: BTreeMap::from([("team".into(), "payments".into())]),
+        }
+    }
+
+    fn actual() -> Association {
+        let mut tags = owner().tags();
+        tags.insert("team".into(), "payments".into());
+        Association {
+            arn:
+                "arn:aws:eks:us-east-1:111122223333:podidentityassociation/prod/a-0123456789abcdefg"
+                    .into(),
+            id: "a-0123456789abcdefg".into(),
+            placement: placement(),
+            role_arn: "arn:aws:iam::111122223333:role/a".into(),
+            target_role_arn: None,
+            disable_session_tags: false,
+            policy: None,
+            external_id: None,
+            tags,
+        }
+    }
+
+    #[test]
+    fn nothing_to_do_when_nothing_differs() {
+        assert!(changes(&desired(), &actual(), &owner()).is_empty());
+    }
+
+    #[test]
+    fn a_new_role_is_the_only_setting_sent() {
+        let mut d = desired();
+        d.role_arn = "arn:aws:iam::111122223333:role/b".into();
+        let c = changes(&d, &actual(), &owner());
+        assert_eq!(
+            c.settings,
+            SettingsChange {
+                role_arn: Some(d.role_arn.clone()),
+                ..SettingsChange::default()
+            }
+        );
+        assert!(c.tags_to_set.is_empty() && c.tags_to_remove.is_empty());
+    }
+
+    #[test]
+    fn removing_the_target_role_sends_an_empty_string() {
+        let mut a = actual();
+        a.target_role_arn = Some("arn:aws:iam::444455556666:role/t".into());
+        a.external_id = Some("e".into());
+        let c = changes(&desired(), &a, &owner());
+        assert_eq!(c.settings.target_role_arn.as_deref(), Some(""));
+        assert_eq!(c.settings.role_arn, None);
+    }
+
+    #[test]
+    fn policy_compares_as_json() {
+        let mut d = desired();
+        d.disable_session_tags = true;
+        d.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+        let mut a = actual();
+        a.disable_session_tags = true;
+        a.policy = Some("{ \"Statement\": [], \"Version\": \"2012-10-17\" }".into());
+        assert!(changes(&d, &a, &owner()).is_empty());
+        d.policy = None;
+        assert_eq!(
+            changes(&d, &a, &owner()).settings.policy.as_deref(),
+            Some("")
+        );
+    }
+
+    #[test]
+    fn tag_diff_keeps_ownership_and_aws_tags() {
+        let mut d = desired();
+        d.tags = BTreeMap::from([("env".into(), "prod".into())]);
+        let mut a = actual();
+        a.tags
+            .insert("aws:cloudformation:stack-name".into(), "s".into());
+        let c = changes(&d, &a, &owner());
+        assert!(c.settings.is_empty());
+        assert_eq!(
+            c.tags_to_set,
+            BTreeMap::from([("env".into(), "prod".into())])
+        );
+        assert_eq!(c.tags_to_remove, vec!["team".to_owned()]);
+    }
+
+    #[test]
+    fn missing_ownership_tags_are_added() {
+        let mut a = actual();
+        a.tags.remove(OWNER_STACK_TAG);
+        let c = changes(&desired(), &a, &owner());
+        assert_eq!(c.tags_to_set.get(OWNER_STACK_TAG), Some(&owner().stack_id));
+    }
+
+    #[test]
+    fn replacement_rules() {
+        let d = desired();
+        let arn = AssociationArn::parse(&actual().arn).unwrap();
+        assert_eq!(replacement_by_arn(&d, Some(&arn)), None);
+        assert_eq!(replacement_by_arn(&d, None), Some(Replacement::Missing));
+        let mut moved = d.clone();
+        moved.placement.region = "eu-west-1".into();
+        assert_eq!(
+            replacement_by_arn(&moved, Some(&arn)),
+            Some(Replacement::PlacementChanged)
+        );
+        let mut renamed = d.clone();
+        renamed.placement.namespace = "billing".into();
+        assert_eq!(replacement_by_arn(&renamed, Some(&arn)), None);
+        assert_eq!(
+            replacement_by_state(&renamed, Some(&actual())),
+            Some(Replacement::PlacementChanged)
+        );
+        assert_eq!(replacement_by_state(&d, Some(&actual())), None);
+        assert_eq!(replacement_by_state(&d, None), Some(Replacement::Missing));
+    }
+
+    #[test]
+    fn ownership() {
+        assert!(owner().owns(&actual().tags));
+        let other = Owner {
+            logical_id: "Other".into(),
+            ..owner()
+        };
+        assert!(!other.owns(&actual().tags));
+    }
+}

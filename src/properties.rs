@@ -1,0 +1,634 @@
+//! The resource's schema: which properties exist, what each must look like, and which force a
+//! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
+//! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
+
+use crate::arn::{is_cluster_name, is_region, is_role_arn};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The tag keys this function adds to every association it creates, so that a Delete can tell
+/// an association the stack owns from one it does not.
+pub const OWNER_STACK_TAG: &str = "cfn-eks-pod-identity/stack-id";
+/// See [`OWNER_STACK_TAG`].
+pub const OWNER_LOGICAL_ID_TAG: &str = "cfn-eks-pod-identity/logical-id";
+
+/// EKS allows 50 tags; two are ours.
+pub const MAX_USER_TAGS: usize = 50 - 2;
+/// The largest session policy EKS accepts, in characters.
+pub const MAX_POLICY_LEN: usize = 2048;
+
+/// Every property the resource takes, and whether changing it forces a replacement
+/// (a new association, and a Delete of the old one by CloudFormation afterwards).
+pub const SCHEMA: &[(&str, Update)] = &[
+    ("ClusterName", Update::Replacement),
+    ("Namespace", Update::Replacement),
+    ("ServiceAccount", Update::Replacement),
+    ("Region", Update::Replacement),
+    ("RoleArn", Update::InPlace),
+    ("TargetRoleArn", Update::InPlace),
+    ("DisableSessionTags", Update::InPlace),
+    ("Policy", Update::InPlace),
+    ("Tags", Update::InPlace),
+];
+
+/// Properties CloudFormation and CDK add on their own; accepted and ignored.
+const IGNORED: &[&str] = &["ServiceToken", "ServiceTimeout"];
+
+/// How a change to a property is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// UpdatePodIdentityAssociation or TagResource/UntagResource on the same association.
+    InPlace,
+    /// A new association.
+    Replacement,
+}
+
+/// Where an association lives; a change to any of these is a different association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The region.
+    pub region: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// The Kubernetes namespace.
+    pub namespace: String,
+    /// The Kubernetes service account.
+    pub service_account: String,
+}
+
+/// What the template asks for, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredAssociation {
+    /// Region, cluster, namespace and service account.
+    pub placement: Placement,
+    /// The IAM role pods assume first.
+    pub role_arn: String,
+    /// The role assumed next, possibly in another account; `None` for none.
+    pub target_role_arn: Option<String>,
+    /// Whether EKS leaves session tags off.
+    pub disable_session_tags: bool,
+    /// A session policy, compact JSON; only with `disable_session_tags`.
+    pub policy: Option<String>,
+    /// The user's tags (without the ownership tags).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One property that is wrong, and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyError {
+    /// The property's name as the template spells it.
+    pub property: String,
+    /// What is wrong, for a person.
+    pub rule: String,
+}
+
+impl fmt::Display for PropertyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.property, self.rule)
+    }
+}
+
+/// All the property errors of one event, shown together so a user fixes them in one go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyErrors(pub Vec<PropertyError>);
+
+impl fmt::Display for PropertyErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Invalid properties: ")?;
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PropertyErrors {}
+
+impl DesiredAssociation {
+    /// Reads and validates the template's properties. `default_region` is the function's own
+    /// region, used when the template names none.
+    pub fn from_properties(
+        properties: &Map<String, Value>,
+        default_region: &str,
+    ) -> Result<DesiredAssociation, PropertyErrors> {
+        let mut errors = Vec::new();
+        let mut fail = |property: &str, rule: String| {
+            errors.push(PropertyError {
+                property: property.to_owned(),
+                rule,
+            })
+        };
+
+        for name in properties.keys() {
+            let known = SCHEMA.iter().any(|(p, _)| p == name) || IGNORED.contains(&name.as_str());
+            if !known {
+                let expected: Vec<&str> = SCHEMA.iter().map(|(p, _)| *p).collect();
+                fail(
+                    &shown(name),
+                    format!(
+                        "unknown property (property names are case-sensitive; expected one of {})",
+                        expected.join(", ")
+                    ),
+                );
+            }
+        }
+
+        let mut text = |name: &str, required: bool| -> Option<String> {
+            match properties.get(name) {
+                None | Some(Value::Null) if required => {
+                    fail(name, "is required".to_owned());
+                    None
+                }
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.is_empty() && required => {
+                    fail(name, "is required and must not be empty".to_owned());
+                    None
+                }
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(other) => {
+                    fail(name, format!("must be a string, got {}", kind(other)));
+                    None
+                }
+            }
+        };
+        let cluster = text("ClusterName", true);
+        let namespace = text("Namespace", true);
+        let service_account = text("ServiceAccount", true);
+        let region = text("Region", false).filter(|r| !r.is_empty());
+        let role_arn = text("RoleArn", true);
+        let target_role_arn = text("TargetRoleArn", false).filter(|t| !t.is_empty());
+
+        if let Some(c) = &cluster {
+            if !is_cluster_name(c) {
+                fail("ClusterName", format!("must be 1 to 100 letters, digits, '-' or '_', starting with a letter or digit; got {}", quoted(c)));
+            }
+        }
+        if let Some(n) = &namespace {
+            if !is_dns1123_label(n) {
+                fail("Namespace", format!("must be a Kubernetes namespace name (DNS-1123 label: at most 63 lowercase letters, digits or '-', starting and ending with a letter or digit); got {}", quoted(n)));
+            }
+        }
+        if let Some(s) = &service_account {
+            if !is_dns1123_subdomain(s) {
+                fail("ServiceAccount", format!("must be a Kubernetes service account name (DNS-1123 subdomain: at most 253 lowercase letters, digits, '-' or '.', each part starting and ending with a letter or digit); got {}", quoted(s)));
+            }
+        }
+        if let Some(r) = &region {
+            if !is_region(r) {
+                fail(
+                    "Region",
+                    format!(
+                        "must be an AWS region name such as us-east-1; got {}",
+                        quoted(r)
+                    ),
+                );
+            }
+        }
+        if let Some(r) = &role_arn {
+            if !is_role_arn(r) {
+                fail(
+                    "RoleArn",
+                    format!(
+                        "must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME); got {}",
+                        quoted(r)
+                    ),
+                );
+            }
+        }
+        if let Some(t) = &target_role_arn {
+            if !is_role_arn(t) {
+                fail("TargetRoleArn", format!("must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME) or empty; got {}", quoted(t)));
+            }
+        }
+
+        let disable_session_tags = match properties.get("DisableSessionTags") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => false,
+            Some(other) => {
+                fail(
+                    "DisableSessionTags",
+                    format!("must be \"true\" or \"false\"; got {}", shown_value(other)),
+                );
+                false
+            }
+        };
+
+        let policy = match properties.get("Policy") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.is_empty() => None,
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(doc)) => Some(Value::Object(doc).to_string()),
+                Ok(other) => {
+                    fail(
+                        "Policy",
+                        format!(
+                            "must be a JSON object (an IAM policy document); got a JSON {}",
+                            kind(&other)
+                        ),
+                    );
+                    None
+                }
+                Err(e) => {
+                    fail("Policy", format!("must be a JSON object (an IAM policy document); it is not valid JSON: {e}"));
+                    None
+                }
+            },
+            Some(doc @ Value::Object(_)) => Some(doc.to_string()),
+            Some(other) => {
+                fail(
+                    "Policy",
+                    format!(
+                        "must be a JSON policy document, as a string or an object; got {}",
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        };
+        if let Some(p) = &policy {
+            if p.chars().count() > MAX_POLICY_LEN {
+                fail(
+                    "Policy",
+                    format!(
+                        "must be at most {MAX_POLICY_LEN} characters as compact JSON; got {}",
+                        p.chars().count()
+                    ),
+                );
+            }
+            if !disable_session_tags {
+                fail(
+                    "Policy",
+                    "is only allowed when DisableSessionTags is \"true\"".to_owned(),
+                );
+            }
+        }
+
+        let tags = match properties.get("Tags") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(value) => match read_tags(value) {
+                Ok(tags) => tags,
+                Err(rule) => {
+                    fail("Tags", rule);
+                    BTreeMap::new()
+                }
+            },
+        };
+
+        if !errors.is_empty() {
+            return Err(PropertyErrors(errors));
+        }
+        match (cluster, namespace, service_account, role_arn) {
+            (Some(cluster), Some(namespace), Some(service_account), Some(role_arn)) => {
+                Ok(DesiredAssociation {
+                    placement: Placement {
+                        region: region.unwrap_or_else(|| default_region.to_owned()),
+                        cluster,
+                        namespace,
+                        service_account,
+                    },
+                    role_arn,
+                    target_role_arn,
+                    disable_session_tags,
+                    policy,
+                    tags,
+                })
+            }
+            // Unreachable: a missing required property recorded an error above.
+            _ => Err(PropertyErrors(Vec::new())),
+        }
+    }
+}
+
+/// Reads Tags as a list of `{Key, Value}` (CloudFormation's usual shape) or a map.
+fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, String> {
+    let pairs: Vec<(String, &Value)> = match value {
+        Value::Array(items) => {
+            if items.len() > MAX_USER_TAGS {
+                return Err(too_many(items.len()));
+            }
+            let mut pairs = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let key = item.get("Key").and_then(Value::as_str);
+                let value = item.get("Value");
+                match (key, value, item.as_object().map(Map::len)) {
+                    (Some(key), Some(value), Some(2)) => pairs.push((key.to_owned(), value)),
+                    _ => {
+                        return Err(format!(
+                            "item {i} must be an object with exactly a string Key and a Value"
+                        ))
+                    }
+                }
+            }
+            pairs
+        }
+        Value::Object(map) => {
+            if map.len() > MAX_USER_TAGS {
+                return Err(too_many(map.len()));
+            }
+            map.iter().map(|(k, v)| (k.clone(), v)).collect()
+        }
+        other => {
+            return Err(format!(
+                "must be a list of {{Key, Value}} or a map of key to value; got {}",
+                kind(other)
+            ))
+        }
+    };
+    let mut tags = BTreeMap::new();
+    for (key, value) in pairs {
+        let value = match value {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                return Err(format!(
+                    "the value of tag {} must be a string; got {}",
+                    quoted(&key),
+                    kind(other)
+                ))
+            }
+        };
+        let key_len = key.chars().count();
+        if !(1..=128).contains(&key_len) {
+            return Err(format!(
+                "tag keys must be 1 to 128 characters; {} has {key_len}",
+                quoted(&key)
+            ));
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(format!(
+                "tag keys starting with \"aws:\" are reserved by AWS; got {}",
+                quoted(&key)
+            ));
+        }
+        if key == OWNER_STACK_TAG || key == OWNER_LOGICAL_ID_TAG {
+            return Err(format!(
+                "tag key {} is set by this resource to record its owner",
+                quoted(&key)
+            ));
+        }
+        if value.chars().count() > 256 {
+            return Err(format!(
+                "tag values must be at most 256 characters; the value of {} has {}",
+                quoted(&key),
+                value.chars().count()
+            ));
+        }
+        if tags.insert(key.clone(), value).is_some() {
+            return Err(format!("tag key {} appears more than once", quoted(&key)));
+        }
+    }
+    Ok(tags)
+}
+
+fn too_many(n: usize) -> String {
+    format!("at most {MAX_USER_TAGS} tags (EKS allows 50; this resource uses 2 to record its owner); got {n}")
+}
+
+/// A DNS-1123 label: at most 63 of `[a-z0-9-]`, starting and ending with a letter or digit.
+pub fn is_dns1123_label(text: &str) -> bool {
+    (1..=63).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+}
+
+/// A DNS-1123 subdomain: at most 253 characters of dot-separated labels of `[a-z0-9-]`.
+pub fn is_dns1123_subdomain(text: &str) -> bool {
+    text.len() <= 253
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// Quotes a value for an error message, cut short so a huge value cannot crowd out the rest.
+fn quoted(text: &str) -> String {
+    const MAX: usize = 80;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}… ({} characters)", text.chars().count())
+    }
+}
+
+fn shown(name: &str) -> String {
+    quoted(name).trim_matches('"').to_owned()
+}
+
+fn shown_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => quoted(s),
+        other => kind(other).to_owned(),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn props(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn valid() -> Map<String, Value> {
+        props(json!({
+            "ServiceToken": "arn:aws:lambda:us-east-1:111122223333:function:f",
+            "ServiceTimeout": "300",
+            "ClusterName": "prod",
+            "Namespace": "payments",
+            "ServiceAccount": "api.v1",
+            "RoleArn": "arn:aws:iam::111122223333:role/payments",
+        }))
+    }
+
+    fn errors(properties: Map<String, Value>) -> Vec<PropertyError> {
+        match DesiredAssociation::from_properties(&properties, "us-east-1") {
+            Ok(desired) => panic!("expected errors, got {desired:?}"),
+            Err(PropertyErrors(errors)) => errors,
+        }
+    }
+
+    #[test]
+    fn reads_a_minimal_association_with_defaults() {
+        let desired = DesiredAssociation::from_properties(&valid(), "eu-west-1").unwrap();
+        assert_eq!(desired.placement.region, "eu-west-1");
+        assert_eq!(desired.placement.service_account, "api.v1");
+        assert!(!desired.disable_session_tags);
+        assert_eq!(desired.target_role_arn, None);
+        assert!(desired.tags.is_empty());
+    }
+
+    #[test]
+    fn reads_every_optional_property() {
+        let mut p = valid();
+        p.insert("Region".into(), json!("ap-south-1"));
+        p.insert(
+            "TargetRoleArn".into(),
+            json!("arn:aws:iam::444455556666:role/target"),
+        );
+        p.insert("DisableSessionTags".into(), json!(true));
+        p.insert(
+            "Policy".into(),
+            json!({"Version": "2012-10-17", "Statement": []}),
+        );
+        p.insert("Tags".into(), json!([{"Key": "team", "Value": "payments"}]));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        assert_eq!(desired.placement.region, "ap-south-1");
+        assert!(desired.disable_session_tags);
+        assert_eq!(
+            desired.policy.as_deref(),
+            Some(r#"{"Statement":[],"Version":"2012-10-17"}"#)
+        );
+        assert_eq!(
+            desired.tags.get("team").map(String::as_str),
+            Some("payments")
+        );
+        p.insert("Tags".into(), json!({"team": "x", "n": 3}));
+        p.insert("DisableSessionTags".into(), json!("True"));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        assert_eq!(desired.tags.get("n").map(String::as_str), Some("3"));
+    }
+
+    #[test]
+    fn empty_target_role_means_none() {
+        let mut p = valid();
+        p.insert("TargetRoleArn".into(), json!(""));
+        assert_eq!(
+            DesiredAssociation::from_properties(&p, "us-east-1")
+                .unwrap()
+                .target_role_arn,
+            None
+        );
+    }
+
+    #[test]
+    fn each_error_names_its_property() {
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("ClusterName", json!("-bad"), "letters, digits"),
+            ("Namespace", json!("Payments"), "DNS-1123 label"),
+            ("Namespace", json!("a".repeat(64)), "DNS-1123 label"),
+            ("ServiceAccount", json!("api_v1"), "DNS-1123 subdomain"),
+            (
+                "RoleArn",
+                json!("arn:aws:iam::111122223333:user/x"),
+                "IAM role ARN",
+            ),
+            ("RoleArn", json!(""), "required"),
+            ("RoleArn", json!(["x"]), "must be a string"),
+            ("TargetRoleArn", json!("not-an-arn"), "IAM role ARN"),
+            ("Region", json!("mars-1"), "region"),
+            ("DisableSessionTags", json!("yes"), "\"true\" or \"false\""),
+            ("Policy", json!("{not json"), "not valid JSON"),
+            ("Policy", json!("[1]"), "JSON object"),
+            ("Tags", json!([{"Key": "aws:x", "Value": "1"}]), "reserved"),
+            ("Tags", json!([{"Key": "", "Value": "1"}]), "1 to 128"),
+            ("Tags", json!({"k": "v".repeat(257)}), "256"),
+            (
+                "Tags",
+                json!([{"Key": "k"}]),
+                "exactly a string Key and a Value",
+            ),
+            ("Tags", json!("k=v"), "list of {Key, Value}"),
+            ("Tags", json!({OWNER_STACK_TAG: "x"}), "record its owner"),
+        ];
+        for (property, value, rule) in cases {
+            let mut p = valid();
+            p.insert(property.into(), value.clone());
+            let errors = errors(p);
+            assert_eq!(errors.len(), 1, "{property}={value}: {errors:?}");
+            assert_eq!(errors[0].property, property, "{value}");
+            assert!(
+                errors[0].rule.contains(rule),
+                "{property}={value}: {}",
+                errors[0].rule
+            );
+        }
+    }
+
+    #[test]
+    fn policy_needs_disabled_session_tags() {
+        let mut p = valid();
+        p.insert("Policy".into(), json!(r#"{"Version":"2012-10-17"}"#));
+        let errors = errors(p);
+        assert_eq!(errors[0].property, "Policy");
+        assert!(errors[0].rule.contains("DisableSessionTags"));
+    }
+
+    #[test]
+    fn tag_limit_leaves_room_for_the_ownership_tags() {
+        let mut p = valid();
+        let tags: Map<String, Value> = (0..49).map(|i| (format!("k{i}"), json!("v"))).collect();
+        p.insert("Tags".into(), Value::Object(tags));
+        assert!(errors(p)[0].rule.contains("at most 48"));
+    }
+
+    #[test]
+    fn unknown_and_missing_properties_are_all_reported() {
+        let mut p = valid();
+        p.remove("RoleArn");
+        p.insert("Namspace".into(), json!("typo"));
+        let errors = errors(p);
+        let names: Vec<&str> = errors.iter().map(|e| e.property.as_str()).collect();
+        assert_eq!(names, vec!["Namspace", "RoleArn"]);
+        assert!(errors[0].rule.contains("unknown property"));
+        let message = PropertyErrors(errors).to_string();
+        assert!(message.starts_with("Invalid properties: Namspace: unknown property"));
+    }
+
+    #[test]
+    fn huge_values_are_cut_short_in_messages() {
+        let mut p = valid();
+        p.insert("Namespace".into(), json!("X".repeat(100_000)));
+        let errors = errors(p);
+        assert!(errors[0].rule.len() < 400, "{}", errors[0].rule.len());
+    }
+
+    #[test]
+    fn schema_says_what_forces_replacement() {
+        let replaced: Vec<&str> = SCHEMA
+            .iter()
+            .filter(|(_, u)| *u == Update::Replacement)
+            .map(|(p, _)| *p)
+            .collect();
+        assert_eq!(
+            replaced,
+            vec!["ClusterName", "Namespace", "ServiceAccount", "Region"]
+        );
+    }
+
+    #[test]
+    fn dns_names() {
+        assert!(
+            is_dns1123_label("a") && is_dns1123_label("kube-system") && is_dns1123_label("0abc")
+        );
+        assert!(!is_dns1123_label("a.b") && !is_dns1123_label("-a") && !is_dns1123_label(""));
+        assert!(is_dns1123_subdomain("a.b-c.d") && !is_dns1123_subdomain("a..b"));
+        assert!(!is_dns1123_subdomain(&"a".repeat(254)));
+    }
+}

@@ -1,0 +1,188 @@
+//! The CloudFormation response: what goes in it, and the body that fits in 4096 bytes.
+//!
+//! CloudFormation rejects a body over 4096 bytes and an empty PhysicalResourceId, and
+//! `Fn::GetAtt` fails on an attribute that Data lacks; so the Reason is what gets shortened,
+//! and every attribute is always present.
+
+use crate::event::Request;
+use crate::plan::Association;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// CloudFormation's limit on the response body.
+pub const MAX_BODY: usize = 4096;
+
+/// SUCCESS or FAILED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// The event did what it asked.
+    Success,
+    /// It did not; Reason says why.
+    Failed,
+}
+
+/// One response to one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Response {
+    /// SUCCESS or FAILED.
+    pub status: Status,
+    /// Why it failed (required when FAILED).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The association's ARN; never empty.
+    pub physical_resource_id: String,
+    /// Copied from the request.
+    pub stack_id: String,
+    /// Copied from the request.
+    pub request_id: String,
+    /// Copied from the request.
+    pub logical_resource_id: String,
+    /// The GetAtt attributes.
+    pub data: Map<String, Value>,
+}
+
+impl Response {
+    /// A response to `request` with the given outcome.
+    pub fn new(
+        request: &Request,
+        status: Status,
+        reason: Option<String>,
+        physical_id: String,
+        data: Map<String, Value>,
+    ) -> Response {
+        Response {
+            status,
+            reason,
+            physical_resource_id: physical_id,
+            stack_id: request.stack_id.clone().unwrap_or_default(),
+            request_id: request.request_id.clone().unwrap_or_default(),
+            logical_resource_id: request.logical_resource_id.clone().unwrap_or_default(),
+            data,
+        }
+    }
+
+    /// The JSON body, at most [`MAX_BODY`] bytes: the Reason is cut (at a character boundary,
+    /// marked with "…") until it fits.
+    pub fn body(&self) -> Vec<u8> {
+        let full = serialize(self);
+        if full.len() <= MAX_BODY {
+            return full;
+        }
+        let Some(reason) = &self.reason else {
+            return full;
+        };
+        // Find the longest prefix of the Reason that fits. Escaping makes the serialized
+        // length differ from the text's, so measure rather than compute; no prefix longer
+        // than the limit itself can fit, which bounds the search.
+        let with_prefix = |len: usize| {
+            let mut shortened = self.clone();
+            shortened.reason = Some(format!("{}…", &reason[..floor_char_boundary(reason, len)]));
+            serialize(&shortened)
+        };
+        let (mut fits, mut too_long) = (0, reason.len().min(MAX_BODY) + 1);
+        while too_long - fits > 1 {
+            let middle = (fits + too_long) / 2;
+            if with_prefix(middle).len() <= MAX_BODY {
+                fits = middle;
+            } else {
+                too_long = middle;
+            }
+        }
+        with_prefix(fits)
+    }
+}
+
+/// The GetAtt attributes; every one present, empty where there is no value.
+pub fn data(association: Option<&Association>) -> Map<String, Value> {
+    let (arn, id, external) = match association {
+        Some(a) => (
+            a.arn.as_str(),
+            a.id.as_str(),
+            a.external_id.as_deref().unwrap_or(""),
+        ),
+        None => ("", "", ""),
+    };
+    let value = json!({"AssociationArn": arn, "AssociationId": id, "ExternalId": external});
+    value.as_object().cloned().unwrap_or_default()
+}
+
+fn serialize(response: &Response) -> Vec<u8> {
+    // Serializing a struct of strings and maps of JSON values cannot fail.
+    serde_json::to_vec(response).unwrap_or_default()
+}
+
+fn floor_char_boundary(text: &str, mut index: usize) -> usize {
+    index = index.min(text.len());
+    while !text.is_char_boundary(index) {
+        index -= 1;
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Incoming, Request};
+
+    fn request() -> Request {
+        Request::from_incoming(Incoming::Json(json!({
+            "RequestType": "Create", "StackId": "s", "RequestId": "r", "LogicalResourceId": "l"
+        })))
+    }
+
+    #[test]
+    fn success_has_every_field_and_attribute() {
+        let response = Response::new(&request(), Status::Success, None, "arn".into(), data(None));
+        let body: Value = serde_json::from_slice(&response.body()).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "Status": "SUCCESS", "PhysicalResourceId": "arn", "StackId": "s", "RequestId": "r",
+                "LogicalResourceId": "l",
+                "Data": {"AssociationArn": "", "AssociationId": "", "ExternalId": ""}
+            })
+        );
+    }
+
+    #[test]
+    fn long_reasons_are_cut_to_fit() {
+        for reason in [
+            "x".repeat(10_000),
+            "é\"\\\n".repeat(3_000),
+            "💥".repeat(5_000),
+        ] {
+            let response = Response::new(
+                &request(),
+                Status::Failed,
+                Some(reason.clone()),
+                "id".into(),
+                data(None),
+            );
+            let body = response.body();
+            assert!(body.len() <= MAX_BODY, "{}", body.len());
+            assert!(body.len() > MAX_BODY - 64, "cut too much: {}", body.len());
+            let parsed: Value = serde_json::from_slice(&body).unwrap();
+            let cut = parsed["Reason"].as_str().unwrap();
+            assert!(cut.ends_with('…'));
+            assert!(reason.starts_with(cut.trim_end_matches('…')));
+            assert_eq!(parsed["PhysicalResourceId"], "id");
+            assert_eq!(parsed["RequestId"], "r");
+        }
+    }
+
+    #[test]
+    fn short_reasons_are_untouched() {
+        let response = Response::new(
+            &request(),
+            Status::Failed,
+            Some("bad".into()),
+            "id".into(),
+            data(None),
+        );
+        let parsed: Value = serde_json::from_slice(&response.body()).unwrap();
+        assert_eq!(parsed["Reason"], "bad");
+        assert_eq!(parsed["Status"], "FAILED");
+    }
+}
