@@ -7,13 +7,15 @@
 //! - [`plan`] decides what must change, in pure functions;
 //! - [`resource`] runs Create, Update and Delete, calling [`eks`] (outbound EKS calls);
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
-//! - [`handler`] ties them together and guarantees one answer per event.
+//! - [`handler`] ties them together and guarantees one answer per event;
+//! - [`logging`] sets up Lambda's log format without leaking the ResponseURL.
 
 pub mod arn;
 pub mod delivery;
 pub mod eks;
 pub mod event;
 pub mod handler;
+pub mod logging;
 pub mod plan;
 pub mod properties;
 pub mod resource;

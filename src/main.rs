@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    cfn_eks_pod_identity::logging::init();
 
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let settings = Settings {
@@ -30,7 +30,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {
         let deadline = event.context.deadline();
-        handler.clone().handle(event.payload, deadline)
+        // Boxed: the handler's future is deep, and the runtime nests it further.
+        Box::pin(handler.clone().handle(event.payload, deadline))
     }))
     .await
 }

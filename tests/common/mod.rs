@@ -1,0 +1,211 @@
+//! The end-to-end harness: a stand-in for AWS, and the real compiled Lambda binary running
+//! against it through the Lambda Runtime API, as Lambda would run it.
+
+#![allow(dead_code)] // Each test file uses its own part of the harness.
+
+use serde_json::{json, Value};
+use standin::{Outcome, Standin};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+/// The template properties of a valid association.
+pub fn properties() -> Value {
+    json!({
+        "ServiceToken": Standin::FUNCTION_ARN,
+        "ClusterName": "prod",
+        "Namespace": "payments",
+        "ServiceAccount": "api",
+        "RoleArn": "arn:aws:iam::111122223333:role/payments-api",
+        "Tags": [{"Key": "team", "Value": "payments"}],
+    })
+}
+
+/// `properties()` with some fields replaced or (with `null`) removed.
+pub fn properties_with(changes: Value) -> Value {
+    let mut props = properties();
+    for (key, value) in changes.as_object().cloned().unwrap_or_default() {
+        if value.is_null() {
+            props.as_object_mut().map(|p| p.remove(&key));
+        } else {
+            props[key] = value;
+        }
+    }
+    props
+}
+
+pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/payments/0f1e2d3c";
+
+/// One stand-in and one running function process.
+pub struct Harness {
+    pub standin: Standin,
+    child: Child,
+    logs: Arc<Mutex<Vec<u8>>>,
+    counter: AtomicU32,
+}
+
+impl Harness {
+    /// Starts the stand-in and the function with the stand-in's environment.
+    pub async fn start() -> Harness {
+        Harness::start_with(&[]).await
+    }
+
+    /// Same, with extra (or overriding) environment variables; an empty value removes one.
+    pub async fn start_with(env: &[(&str, &str)]) -> Harness {
+        let standin = Standin::start().await.expect("start the stand-in");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-eks-pod-identity"));
+        command
+            .env_clear()
+            .envs(standin.function_env())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            if value.is_empty() {
+                command.env_remove(key);
+            } else {
+                command.env(key, value);
+            }
+        }
+        let mut child = command.spawn().expect("start the function");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        for mut stream in [
+            Box::new(child.stdout.take().expect("stdout"))
+                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let logs = logs.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buffer).await {
+                    if n == 0 {
+                        break;
+                    }
+                    logs.lock().unwrap().extend_from_slice(&buffer[..n]);
+                }
+            });
+        }
+        Harness {
+            standin,
+            child,
+            logs,
+            counter: AtomicU32::new(0),
+        }
+    }
+
+    /// Everything the function printed so far.
+    pub fn logs(&self) -> String {
+        String::from_utf8_lossy(&self.logs.lock().unwrap()).into_owned()
+    }
+
+    /// An event as CloudFormation would send it, with a fresh RequestId whose response lands
+    /// in the stand-in's bucket under that id.
+    pub fn event(&self, request_type: &str, properties: Value, physical_id: Option<&str>) -> Value {
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let request_id = format!("{:08x}-0000-4000-8000-{:012x}", std::process::id(), n);
+        let mut event = json!({
+            "RequestType": request_type,
+            "ServiceToken": Standin::FUNCTION_ARN,
+            "ResponseURL": self.standin.response_url(&request_id),
+            "StackId": STACK_ID,
+            "RequestId": request_id,
+            "ResourceType": "Custom::EksPodIdentityAssociation",
+            "LogicalResourceId": "PodIdentity",
+            "ResourceProperties": properties,
+        });
+        if let Some(id) = physical_id {
+            event["PhysicalResourceId"] = json!(id);
+        }
+        event
+    }
+
+    /// An Update event from `old` to `new` properties.
+    pub fn update(&self, physical_id: &str, old: Value, new: Value) -> Value {
+        let mut event = self.event("Update", new, Some(physical_id));
+        event["OldResourceProperties"] = old;
+        event
+    }
+
+    /// Invokes the function with `event` and waits for the invocation to end.
+    pub async fn invoke(&self, event: &Value, timeout: Duration) -> Outcome {
+        let id = self.standin.invoke(event.clone(), timeout);
+        self.standin
+            .wait_for_outcome(&id, timeout + Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", self.logs()))
+    }
+
+    /// The responses that arrived for `event`.
+    pub fn responses(&self, event: &Value) -> Vec<Value> {
+        let key = event["RequestId"].as_str().unwrap_or_default();
+        self.standin
+            .responses(key)
+            .iter()
+            .map(|put| serde_json::from_slice(&put.body).expect("a JSON response body"))
+            .collect()
+    }
+
+    /// Sends `event` and returns the one response CloudFormation would get.
+    pub async fn send(&self, event: &Value) -> Value {
+        let outcome = self.invoke(event, Duration::from_secs(30)).await;
+        let responses = self.responses(event);
+        assert_eq!(
+            responses.len(),
+            1,
+            "exactly one response expected; outcome {outcome:?}; logs:\n{}",
+            self.logs()
+        );
+        assert!(
+            matches!(outcome, Outcome::Response(_)),
+            "the invocation succeeds once the response is delivered: {outcome:?}"
+        );
+        responses.into_iter().next().unwrap_or_default()
+    }
+
+    /// Creates the association of `properties` and returns its ARN.
+    pub async fn create(&self, properties: Value) -> String {
+        let response = self.send(&self.event("Create", properties, None)).await;
+        assert_eq!(response["Status"], "SUCCESS", "{response}");
+        response["PhysicalResourceId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The names of the EKS operations called so far.
+    pub fn eks_operations(&self) -> Vec<String> {
+        self.standin
+            .eks_calls()
+            .into_iter()
+            .map(|call| call.operation)
+            .collect()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Asserts a FAILED response whose Reason contains every one of `needles`.
+pub fn assert_failed(response: &Value, needles: &[&str]) {
+    assert_eq!(response["Status"], "FAILED", "{response}");
+    let reason = response["Reason"].as_str().unwrap_or_default();
+    for needle in needles {
+        assert!(
+            reason.contains(needle),
+            "Reason {reason:?} lacks {needle:?}"
+        );
+    }
+    let id = response["PhysicalResourceId"].as_str().unwrap_or_default();
+    assert!(
+        !id.is_empty(),
+        "a FAILED response still has a PhysicalResourceId"
+    );
+}

@@ -1,0 +1,336 @@
+//! Create, Update and Delete through the real binary: the CloudFormation rules of the
+//! resource contract, one test each.
+
+mod common;
+
+use common::{assert_failed, properties, properties_with, Harness, STACK_ID};
+use serde_json::{json, Value};
+
+fn association(h: &Harness, arn: &str) -> Option<standin::Association> {
+    h.standin
+        .associations()
+        .into_iter()
+        .find(|a| a.association_arn == arn)
+}
+
+#[tokio::test]
+async fn create_returns_the_arn_and_every_attribute() {
+    let h = Harness::start().await;
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let arn = response["PhysicalResourceId"].as_str().unwrap();
+    assert!(
+        arn.starts_with("arn:aws:eks:us-east-1:111122223333:podidentityassociation/prod/a-"),
+        "{arn}"
+    );
+    assert_eq!(response["Data"]["AssociationArn"], arn);
+    assert_eq!(
+        response["Data"]["AssociationId"],
+        arn.rsplit('/').next().unwrap()
+    );
+    assert_eq!(
+        response["Data"]["ExternalId"], "",
+        "GetAtt ExternalId must not fail without a target role"
+    );
+    assert_eq!(response["LogicalResourceId"], "PodIdentity");
+    assert_eq!(response["StackId"], STACK_ID);
+
+    let created = association(&h, arn).expect("the association exists");
+    assert_eq!(
+        (created.namespace.as_str(), created.service_account.as_str()),
+        ("payments", "api")
+    );
+    assert_eq!(
+        created.tags.get("team").map(String::as_str),
+        Some("payments")
+    );
+    assert_eq!(
+        created
+            .tags
+            .get("cfn-eks-pod-identity/stack-id")
+            .map(String::as_str),
+        Some(STACK_ID)
+    );
+    assert_eq!(
+        created
+            .tags
+            .get("cfn-eks-pod-identity/logical-id")
+            .map(String::as_str),
+        Some("PodIdentity")
+    );
+    assert_eq!(h.eks_operations(), vec!["CreatePodIdentityAssociation"]);
+}
+
+#[tokio::test]
+async fn region_property_places_the_association() {
+    let h = Harness::start().await;
+    let arn = h
+        .create(properties_with(json!({"Region": "eu-west-1"})))
+        .await;
+    assert!(arn.starts_with("arn:aws:eks:eu-west-1:"), "{arn}");
+    assert_eq!(association(&h, &arn).unwrap().region, "eu-west-1");
+    // Delete finds it from the ARN alone, in its own region.
+    let response = h.send(&h.event("Delete", json!({}), Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS");
+    assert!(h.standin.associations().is_empty());
+}
+
+#[tokio::test]
+async fn redelivered_create_makes_one_association() {
+    let h = Harness::start().await;
+    let event = h.event("Create", properties(), None);
+    let first = h.invoke(&event, std::time::Duration::from_secs(30)).await;
+    let second = h.invoke(&event, std::time::Duration::from_secs(30)).await;
+    assert!(
+        matches!(first, standin::Outcome::Response(_))
+            && matches!(second, standin::Outcome::Response(_))
+    );
+    let responses = h.responses(&event);
+    assert_eq!(responses.len(), 2, "one response per delivery");
+    assert_eq!(responses[0]["Status"], "SUCCESS");
+    assert_eq!(responses[1]["Status"], "SUCCESS", "{}", responses[1]);
+    assert_eq!(
+        responses[0]["PhysicalResourceId"],
+        responses[1]["PhysicalResourceId"]
+    );
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn update_of_the_role_is_in_place() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/payments-api-v2"}));
+    let response = h.send(&h.update(&arn, properties(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], arn, "in place keeps the id");
+    assert_eq!(
+        association(&h, &arn).unwrap().role_arn,
+        "arn:aws:iam::111122223333:role/payments-api-v2"
+    );
+    assert_eq!(
+        h.eks_operations(),
+        vec![
+            "DescribePodIdentityAssociation",
+            "UpdatePodIdentityAssociation"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn tag_only_update_uses_tag_calls_only() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    let new = properties_with(json!({"Tags": {"env": "prod"}}));
+    let response = h.send(&h.update(&arn, properties(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], arn);
+    let tags = association(&h, &arn).unwrap().tags;
+    assert_eq!(tags.get("env").map(String::as_str), Some("prod"));
+    assert!(
+        !tags.contains_key("team"),
+        "a tag the template dropped is removed"
+    );
+    assert!(
+        tags.contains_key("cfn-eks-pod-identity/stack-id"),
+        "ownership tags stay"
+    );
+    assert_eq!(
+        h.eks_operations(),
+        vec![
+            "DescribePodIdentityAssociation",
+            "TagResource",
+            "UntagResource"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn update_without_changes_does_nothing() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    // CloudFormation sends Update when only, say, ServiceTimeout changed.
+    let new = properties_with(json!({"ServiceTimeout": "600", "DisableSessionTags": "false"}));
+    let response = h.send(&h.update(&arn, properties(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.eks_operations(), vec!["DescribePodIdentityAssociation"]);
+}
+
+#[tokio::test]
+async fn namespace_change_is_a_replacement() {
+    let h = Harness::start().await;
+    let old_arn = h.create(properties()).await;
+    let new = properties_with(json!({"Namespace": "billing"}));
+    let response = h.send(&h.update(&old_arn, properties(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let new_arn = response["PhysicalResourceId"].as_str().unwrap();
+    assert_ne!(new_arn, old_arn, "a replacement returns a new id");
+    assert_eq!(association(&h, new_arn).unwrap().namespace, "billing");
+    assert!(
+        association(&h, &old_arn).is_some(),
+        "the old one stays until CloudFormation deletes it"
+    );
+    // CloudFormation's cleanup phase.
+    let response = h
+        .send(&h.event("Delete", properties(), Some(&old_arn)))
+        .await;
+    assert_eq!(response["Status"], "SUCCESS");
+    assert_eq!(response["PhysicalResourceId"], old_arn.as_str());
+    let left: Vec<String> = h
+        .standin
+        .associations()
+        .into_iter()
+        .map(|a| a.association_arn)
+        .collect();
+    assert_eq!(left, vec![new_arn.to_owned()]);
+}
+
+#[tokio::test]
+async fn cluster_and_region_changes_are_replacements() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    for change in [
+        json!({"ClusterName": "staging"}),
+        json!({"Region": "us-west-2"}),
+        json!({"ServiceAccount": "worker"}),
+    ] {
+        let new = properties_with(change.clone());
+        let response = h.send(&h.update(&arn, properties(), new)).await;
+        assert_eq!(response["Status"], "SUCCESS", "{change}: {response}");
+        assert_ne!(response["PhysicalResourceId"], arn, "{change}");
+    }
+    assert_eq!(h.standin.associations().len(), 4);
+}
+
+#[tokio::test]
+async fn update_recreates_an_association_deleted_by_hand() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let gone = h.send(&h.event("Delete", json!({}), Some(&arn))).await;
+    assert_eq!(gone["Status"], "SUCCESS");
+    let response = h.send(&h.update(&arn, properties(), properties())).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let new_arn = response["PhysicalResourceId"].as_str().unwrap();
+    assert_ne!(new_arn, arn);
+    assert!(association(&h, new_arn).is_some());
+}
+
+#[tokio::test]
+async fn target_role_is_set_and_cleared_in_place() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let with_target =
+        properties_with(json!({"TargetRoleArn": "arn:aws:iam::444455556666:role/data"}));
+    let response = h
+        .send(&h.update(&arn, properties(), with_target.clone()))
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let external_id = response["Data"]["ExternalId"].as_str().unwrap().to_owned();
+    assert!(
+        !external_id.is_empty(),
+        "a target role comes with an ExternalId"
+    );
+    assert_eq!(
+        association(&h, &arn).unwrap().external_id.as_deref(),
+        Some(external_id.as_str())
+    );
+
+    // Removing the property clears the target on EKS.
+    let response = h.send(&h.update(&arn, with_target, properties())).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], arn);
+    assert_eq!(response["Data"]["ExternalId"], "");
+    let cleared = association(&h, &arn).unwrap();
+    assert_eq!(cleared.target_role_arn, None);
+    assert_eq!(cleared.external_id, None);
+}
+
+#[tokio::test]
+async fn session_tags_and_policy_update_together() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let new = properties_with(json!({"DisableSessionTags": "true", "Policy": policy}));
+    let response = h.send(&h.update(&arn, properties(), new.clone())).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let updated = association(&h, &arn).unwrap();
+    assert!(updated.disable_session_tags);
+    let stored: Value = serde_json::from_str(updated.policy.as_deref().unwrap()).unwrap();
+    assert_eq!(stored, serde_json::from_str::<Value>(policy).unwrap());
+    // And back: both cleared in one call.
+    let response = h.send(&h.update(&arn, new, properties())).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let reverted = association(&h, &arn).unwrap();
+    assert!(!reverted.disable_session_tags);
+    assert_eq!(reverted.policy, None);
+}
+
+#[tokio::test]
+async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
+    let h = Harness::start().await;
+    // Ids CloudFormation invents, or a failed Create's: no EKS call at all.
+    for id in ["PodIdentity-1A2B3C4D5E6F", "cfn-eks-pod-identity-0000"] {
+        let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+        assert_eq!(response["Status"], "SUCCESS", "{response}");
+        assert_eq!(
+            response["PhysicalResourceId"], id,
+            "Delete answers with the id it was given"
+        );
+    }
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+
+    let arn = h.create(properties()).await;
+    for _ in 0..2 {
+        let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
+        assert_eq!(response["Status"], "SUCCESS", "{response}");
+    }
+    assert!(h.standin.associations().is_empty());
+
+    // A cluster that is gone takes its associations with it.
+    let arn = h.create(properties()).await;
+    h.standin.mark_cluster_missing("prod");
+    let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+}
+
+#[tokio::test]
+async fn a_failed_create_is_cleaned_up_by_its_delete_without_eks_calls() {
+    let h = Harness::start().await;
+    let bad = properties_with(json!({"Namespace": "Not_Valid"}));
+    let failed = h.send(&h.event("Create", bad.clone(), None)).await;
+    assert_failed(&failed, &["Namespace"]);
+    let id = failed["PhysicalResourceId"].as_str().unwrap();
+    let response = h.send(&h.event("Delete", bad, Some(id))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.eks_operations().is_empty());
+}
+
+#[tokio::test]
+async fn a_duplicate_service_account_fails_naming_the_existing_association() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let existing_id = arn.rsplit('/').next().unwrap();
+    let mut other_stack = h.event("Create", properties(), None);
+    other_stack["LogicalResourceId"] = json!("Other");
+    let response = h.send(&other_stack).await;
+    assert_failed(
+        &response,
+        &["already exists", existing_id, "payments", "api"],
+    );
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_leaves_nothing() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/v2", "Tags": []}));
+    let response = h.send(&h.update(&arn, properties(), new.clone())).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let response = h.send(&h.event("Delete", new, Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.standin.associations().is_empty());
+}

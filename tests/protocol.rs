@@ -1,0 +1,487 @@
+//! The CloudFormation protocol through the real binary: bad input, SNS, the CDK provider
+//! framework, unknown request types, the deadline, the size limit, the ResponseURL check and
+//! what reaches the logs.
+
+mod common;
+
+use common::{assert_failed, properties, properties_with, Harness};
+use serde_json::{json, Value};
+use standin::{Fault, FaultTarget, Outcome, Standin, SIGNATURE};
+use std::time::{Duration, Instant};
+
+const FRAMEWORK: &str =
+    "arn:aws:lambda:us-east-1:111122223333:function:payments-ProviderframeworkonEvent-AbC123";
+
+#[tokio::test]
+async fn each_class_of_invalid_property_fails_naming_it_and_changes_nothing() {
+    let h = Harness::start().await;
+    let cases = [
+        (
+            json!({"ClusterName": null}),
+            vec!["ClusterName", "required"],
+        ),
+        (
+            json!({"ClusterName": "bad.name"}),
+            vec!["ClusterName", "letters, digits"],
+        ),
+        (
+            json!({"Namespace": "Payments"}),
+            vec!["Namespace", "DNS-1123 label"],
+        ),
+        (
+            json!({"ServiceAccount": "api_v1"}),
+            vec!["ServiceAccount", "DNS-1123 subdomain"],
+        ),
+        (
+            json!({"RoleArn": "arn:aws:iam::111122223333:user/bob"}),
+            vec!["RoleArn", "IAM role ARN"],
+        ),
+        (
+            json!({"TargetRoleArn": "role/x"}),
+            vec!["TargetRoleArn", "IAM role ARN"],
+        ),
+        (json!({"Region": "moon-1"}), vec!["Region", "region"]),
+        (
+            json!({"DisableSessionTags": "maybe"}),
+            vec!["DisableSessionTags", "\"true\" or \"false\""],
+        ),
+        (
+            json!({"Policy": "{\"Version\": \"2012-10-17\"}"}),
+            vec!["Policy", "DisableSessionTags"],
+        ),
+        (
+            json!({"Policy": "not json", "DisableSessionTags": "true"}),
+            vec!["Policy", "JSON"],
+        ),
+        (
+            json!({"Tags": [{"Key": "aws:reserved", "Value": "x"}]}),
+            vec!["Tags", "reserved"],
+        ),
+        (
+            json!({"Tags": [{"Key": "k", "Value": "v".repeat(300)}]}),
+            vec!["Tags", "256"],
+        ),
+        (
+            json!({"Tags": (0..49).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect::<Vec<_>>()}),
+            vec!["Tags", "at most 48"],
+        ),
+        (
+            json!({"RoleARN": "arn:aws:iam::111122223333:role/x"}),
+            vec!["RoleARN", "unknown property"],
+        ),
+    ];
+    for (change, needles) in cases {
+        for request_type in ["Create", "Update"] {
+            let physical = (request_type == "Update").then_some("PodIdentity-ABC");
+            let response = h
+                .send(&h.event(request_type, properties_with(change.clone()), physical))
+                .await;
+            assert_failed(&response, &needles);
+            if let Some(id) = physical {
+                assert_eq!(
+                    response["PhysicalResourceId"], id,
+                    "a failed Update keeps its id"
+                );
+            }
+        }
+    }
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+}
+
+#[tokio::test]
+async fn json_booleans_from_cdk_are_accepted() {
+    let h = Harness::start().await;
+    let policy = json!({"Version": "2012-10-17", "Statement": []});
+    let arn = h
+        .create(properties_with(
+            json!({"DisableSessionTags": true, "Policy": policy}),
+        ))
+        .await;
+    let created = h
+        .standin
+        .associations()
+        .into_iter()
+        .find(|a| a.association_arn == arn)
+        .unwrap();
+    assert!(created.disable_session_tags);
+}
+
+#[tokio::test]
+async fn sns_wrapped_events_answer_at_their_response_url() {
+    let h = Harness::start().await;
+    let inner = h.event("Create", properties(), None);
+    let wrapped = json!({"Records": [{
+        "EventSource": "aws:sns",
+        "Sns": {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:111122223333:cfn", "Message": inner.to_string()}
+    }]});
+    let outcome = h.invoke(&wrapped, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let responses = h.responses(&inner);
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0]["Status"], "SUCCESS", "{}", responses[0]);
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn behind_the_provider_framework_the_result_is_returned_not_put() {
+    let h = Harness::start().await;
+    let mut event = h.event(
+        "Create",
+        properties_with(json!({"ServiceToken": FRAMEWORK})),
+        None,
+    );
+    event["ServiceToken"] = json!(FRAMEWORK);
+    event["ResponseURL"] = json!("...");
+    let Outcome::Response(result) = h.invoke(&event, Duration::from_secs(30)).await else {
+        panic!("provider mode returns a result; logs:\n{}", h.logs());
+    };
+    let arn = result["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(arn.contains(":podidentityassociation/prod/a-"), "{result}");
+    assert_eq!(result["Data"]["AssociationArn"], arn.as_str());
+    assert_eq!(result["Data"]["ExternalId"], "");
+
+    // A failure is an invocation error; the framework turns its message into the Reason.
+    let mut bad = h.event(
+        "Create",
+        properties_with(json!({"ServiceToken": FRAMEWORK, "Namespace": "X"})),
+        None,
+    );
+    bad["ServiceToken"] = json!(FRAMEWORK);
+    let Outcome::Error { message, .. } = h.invoke(&bad, Duration::from_secs(30)).await else {
+        panic!("provider mode reports a failure as an error");
+    };
+    assert!(message.contains("Namespace"), "{message}");
+
+    // The framework refuses a Delete that answers with another id.
+    let mut delete = h.event("Delete", json!({"ServiceToken": FRAMEWORK}), Some(&arn));
+    delete["ServiceToken"] = json!(FRAMEWORK);
+    let Outcome::Response(result) = h.invoke(&delete, Duration::from_secs(30)).await else {
+        panic!("delete in provider mode");
+    };
+    assert_eq!(result["PhysicalResourceId"], arn.as_str());
+    assert!(h.standin.associations().is_empty());
+    assert!(h
+        .standin
+        .responses(event["RequestId"].as_str().unwrap())
+        .is_empty());
+    assert!(
+        h.standin
+            .responses(bad["RequestId"].as_str().unwrap())
+            .is_empty(),
+        "no PUT in provider mode"
+    );
+}
+
+#[tokio::test]
+async fn response_mode_can_be_forced() {
+    let h = Harness::start_with(&[("CFN_RESPONSE_MODE", "direct")]).await;
+    let mut event = h.event("Create", properties(), None);
+    event["ServiceToken"] = json!(FRAMEWORK);
+    let response = h.send(&event).await;
+    assert_eq!(response["Status"], "SUCCESS");
+
+    let h = Harness::start_with(&[("CFN_RESPONSE_MODE", "provider")]).await;
+    let event = h.event("Create", properties(), None);
+    let Outcome::Response(result) = h.invoke(&event, Duration::from_secs(30)).await else {
+        panic!("forced provider mode returns the result");
+    };
+    assert!(result["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:eks:"));
+    assert!(h.responses(&event).is_empty());
+}
+
+#[tokio::test]
+async fn unknown_or_missing_request_types_fail_without_eks_calls() {
+    let h = Harness::start().await;
+    let response = h.send(&h.event("Upsert", properties(), None)).await;
+    assert_failed(&response, &["Unknown RequestType", "Upsert"]);
+    let mut event = h.event("Create", properties(), None);
+    event.as_object_mut().unwrap().remove("RequestType");
+    let response = h.send(&event).await;
+    assert_failed(&response, &["no RequestType"]);
+    assert!(h.eks_operations().is_empty());
+}
+
+#[tokio::test]
+async fn odd_shapes_still_get_one_answer() {
+    let h = Harness::start().await;
+    let mut event = h.event("Create", json!("not an object"), None);
+    event["RequestType"] = json!("Create");
+    event["Unknown"] = json!({"nested": [1, 2, 3]});
+    let response = h.send(&event).await;
+    assert_failed(&response, &["ClusterName", "required"]);
+    // An SNS envelope whose message is not JSON, but still names a ResponseURL.
+    let inner = h.event("Create", properties(), None);
+    let broken = format!("{},", inner);
+    let wrapped = json!({"Records": [{"Sns": {"Message": broken}}]});
+    let outcome = h.invoke(&wrapped, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let responses = h.responses(&inner);
+    assert_eq!(responses.len(), 1);
+    assert_failed(&responses[0], &["could not be read"]);
+    assert!(h.eks_operations().is_empty());
+}
+
+#[tokio::test]
+async fn the_deadline_is_answered_with_failed_when_eks_hangs() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::Delay(Duration::from_secs(60)),
+        1,
+    );
+    let event = h.event("Create", properties(), None);
+    let started = Instant::now();
+    let outcome = h.invoke(&event, Duration::from_secs(4)).await;
+    let responses = h.responses(&event);
+    assert_eq!(
+        responses.len(),
+        1,
+        "outcome {outcome:?}; logs:\n{}",
+        h.logs()
+    );
+    assert_failed(&responses[0], &["Timed out"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answered before the deadline: {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+
+    // The process is still serving: the next event works.
+    let arn = h
+        .create(properties_with(json!({"ServiceAccount": "next"})))
+        .await;
+    assert!(arn.starts_with("arn:aws:eks:"));
+}
+
+#[tokio::test]
+async fn a_huge_eks_error_still_fits_in_4096_bytes() {
+    let h = Harness::start().await;
+    let message = "Role provided in the request is not valid. ".repeat(300);
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::status(400, "InvalidParameterException", &message),
+        1,
+    );
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let puts = h.standin.responses(event["RequestId"].as_str().unwrap());
+    assert_eq!(puts.len(), 1);
+    assert!(puts[0].body.len() <= 4096, "{} bytes", puts[0].body.len());
+    assert_eq!(puts[0].content_length, Some(puts[0].body.len() as u64));
+    assert!(
+        puts[0].content_type.as_deref().unwrap_or("").is_empty(),
+        "no Content-Type"
+    );
+    let response: Value = serde_json::from_slice(&puts[0].body).unwrap();
+    assert_failed(
+        &response,
+        &["CreatePodIdentityAssociation", "InvalidParameterException"],
+    );
+    assert_eq!(response["RequestId"], event["RequestId"]);
+}
+
+#[tokio::test]
+async fn a_non_aws_response_url_is_never_contacted() {
+    // Without the loopback allowance the stand-in's URL is refused, and nothing is created.
+    let h = Harness::start_with(&[("CFN_RESPONSE_ALLOW_LOOPBACK", "")]).await;
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
+    assert!(h.responses(&event).is_empty());
+    assert!(
+        h.standin.associations().is_empty(),
+        "nothing is done when no answer can be sent"
+    );
+    assert!(!h.logs().contains(SIGNATURE));
+
+    let h = Harness::start().await;
+    let mut event = h.event("Create", properties(), None);
+    event["ResponseURL"] = json!(format!(
+        "https://example.com/bucket/k?X-Amz-Signature={SIGNATURE}"
+    ));
+    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
+    assert!(h.logs().contains("refused"), "{}", h.logs());
+    assert!(!h.logs().contains(SIGNATURE));
+}
+
+#[tokio::test]
+async fn the_signature_never_reaches_the_logs() {
+    let h = Harness::start_with(&[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
+    let arn = h.create(properties()).await;
+    // Failures log the URL too: a bucket that refuses a few times, then one that never accepts.
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(503, "SlowDown", "Please reduce your request rate."),
+        2,
+    );
+    let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS");
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(403, "AccessDenied", "Request has expired"),
+        100,
+    );
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(3)).await;
+    assert!(
+        matches!(outcome, Outcome::Error { .. }),
+        "undelivered means an invocation error: {outcome:?}"
+    );
+    let logs = h.logs();
+    assert!(logs.contains("response PUT failed"), "{logs}");
+    let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(SIGNATURE)).collect();
+    assert!(
+        leaks.is_empty(),
+        "the presigned URL's signature leaked into the logs:\n{}",
+        leaks.join("\n")
+    );
+    assert!(
+        !logs.contains("X-Amz-Signature"),
+        "the presigned URL's query leaked into the logs"
+    );
+    // Lambda's JSON log format: every line is a JSON object.
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn logs_say_what_was_decided_for_which_event() {
+    let h = Harness::start().await;
+    let event = h.event("Create", properties(), None);
+    h.send(&event).await;
+    let logs = h.logs();
+    let request_id = event["RequestId"].as_str().unwrap();
+    let decided = logs
+        .lines()
+        .find(|l| l.contains("decided"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    assert!(
+        decided.contains(request_id)
+            && decided.contains("PodIdentity")
+            && decided.contains("Create"),
+        "{decided}"
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_that_fails_for_a_while_still_gets_the_response() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(500, "InternalError", "We encountered an internal error."),
+        2,
+    );
+    h.standin.inject(FaultTarget::Bucket, Fault::Reset, 1);
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+/// Every real event from the fixtures gets exactly one answer through the binary.
+#[tokio::test]
+async fn every_fixture_event_is_answered() {
+    let h = Harness::start().await;
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/cloudformation-events"
+    );
+    let mut answered = 0;
+    for entry in std::fs::read_dir(dir).expect("the shared fixtures beside the checkout") {
+        let path = entry.unwrap().path();
+        let Ok(mut event) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) else {
+            continue; // Not JSON: covered by the parser's own tests.
+        };
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let key = format!("fixture-{answered}");
+        event["ResponseURL"] = json!(h.standin.response_url(&key));
+        // Some fixtures name another function as ServiceToken (provider mode); here every
+        // one is sent as if CloudFormation invoked us directly.
+        event["ServiceToken"] = json!(Standin::FUNCTION_ARN);
+        let id = h.standin.invoke(event.clone(), Duration::from_secs(30));
+        let outcome = h
+            .standin
+            .wait_for_outcome(&id, Duration::from_secs(40))
+            .await;
+        assert!(
+            matches!(outcome, Some(Outcome::Response(_))),
+            "{name}: {outcome:?}"
+        );
+        let puts = h.standin.responses(&key);
+        assert_eq!(puts.len(), 1, "{name}");
+        let response: Value = serde_json::from_slice(&puts[0].body).unwrap();
+        assert!(
+            !response["PhysicalResourceId"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty(),
+            "{name}: {response}"
+        );
+        // Their properties are not ours: Create and Update fail with a reason, Delete of an id
+        // we never issued succeeds.
+        match event["RequestType"].as_str() {
+            Some("Delete") => assert_eq!(response["Status"], "SUCCESS", "{name}: {response}"),
+            _ => assert_eq!(response["Status"], "FAILED", "{name}: {response}"),
+        }
+        answered += 1;
+    }
+    assert!(answered >= 20, "only {answered} fixtures");
+    assert!(h.eks_operations().is_empty());
+}
+
+#[test]
+fn every_fixture_parses_without_panicking() {
+    use cfn_eks_pod_identity::event::{Incoming, Request, RequestType};
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/cloudformation-events"
+    );
+    let mut events = 0;
+    for entry in std::fs::read_dir(dir).expect("the shared fixtures beside the checkout") {
+        let path = entry.unwrap().path();
+        let request = Request::from_incoming(Incoming::from_slice(&std::fs::read(&path).unwrap()));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.contains("NOT-STRICT-JSON") {
+            assert!(request.malformed.is_some(), "{name}");
+            assert!(
+                request.request_id.is_some(),
+                "{name}: the fields before the error are salvaged"
+            );
+        }
+        let is_event =
+            !name.contains("response") && !name.contains("NOT-STRICT") && name.ends_with(".json");
+        if is_event {
+            events += 1;
+            assert!(
+                !matches!(request.request_type, RequestType::Unknown(_)),
+                "{name}"
+            );
+            assert!(request.response_url.is_some(), "{name}");
+            assert!(request.malformed.is_none(), "{name}");
+        }
+    }
+    assert!(events >= 10, "{events}");
+}
+
+#[test]
+fn the_release_profile_keeps_unwinding() {
+    // A panic must unwind to the supervisor to become a FAILED response; `panic = "abort"`
+    // would end the process with the stack still waiting.
+    let manifest: String =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let release = manifest
+        .split("[profile.release]")
+        .nth(1)
+        .expect("a release profile");
+    let release = release.split("\n[").next().unwrap_or_default();
+    assert!(release.contains("panic = \"unwind\""), "{release}");
+}
