@@ -5,6 +5,7 @@
 //! or an error message. S3 fails now and then, so the PUT is retried with backoff and jitter,
 //! each attempt bounded, all within the invocation's deadline.
 
+use crate::backoff::Backoff;
 use reqwest::header::CONTENT_LENGTH;
 use reqwest::Url;
 use std::fmt;
@@ -118,7 +119,7 @@ pub async fn deliver(
     body: Vec<u8>,
     deadline: Instant,
 ) -> Result<u32, DeliveryFailed> {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut last_error = String::from("no time was left to try");
     let mut attempts = 0;
     while attempts < MAX_ATTEMPTS {
@@ -140,25 +141,15 @@ pub async fn deliver(
             Err(_) => last_error = format!("no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT)),
         }
         warn!(attempt = attempts, error = %last_error, url = %url, "response PUT failed");
-        let pause = jitter(backoff).min(deadline.saturating_duration_since(Instant::now()));
+        let pause = backoff
+            .next_pause()
+            .min(deadline.saturating_duration_since(Instant::now()));
         tokio::time::sleep(pause).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     Err(DeliveryFailed {
         attempts,
         last_error,
     })
-}
-
-/// "Full jitter": a pause anywhere between half of `base` and `base`, so that many instances
-/// retrying at once do not retry in step.
-fn jitter(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;
-    base.mul_f64(fraction)
 }
 
 #[cfg(test)]
@@ -212,11 +203,5 @@ mod tests {
         let refused = ResponseUrl::parse("https://evil.example/k?X-Amz-Signature=topsecret", false)
             .unwrap_err();
         assert!(!refused.to_string().contains("topsecret"));
-    }
-
-    #[test]
-    fn jitter_stays_within_half_and_whole() {
-        let d = jitter(Duration::from_millis(1000));
-        assert!(d >= Duration::from_millis(500) && d <= Duration::from_millis(1000));
     }
 }

@@ -47,6 +47,16 @@ impl fmt::Display for EksError {
 impl std::error::Error for EksError {}
 
 impl EksError {
+    /// EKS rejects a role created moments before, while IAM propagates it, with this
+    /// message; it is worth retrying (Terraform retries it for two minutes).
+    pub fn is_iam_propagation(&self) -> bool {
+        self.code.as_deref() == Some("InvalidParameterException")
+            && self
+                .message
+                .to_ascii_lowercase()
+                .contains("role provided in the request does not exist")
+    }
+
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -68,6 +78,33 @@ impl EksError {
             message,
         }
     }
+}
+
+/// Loads the standard AWS configuration (environment, `AWS_ENDPOINT_URL_EKS`, …) with the
+/// SDK's retry policy set deliberately: a custom resource is not latency-sensitive, since
+/// CloudFormation waits up to an hour, but it must answer before the Lambda deadline. Five
+/// attempts with exponential backoff capped at 10 s ride out throttling and 5xx bursts in
+/// well under a minute; each attempt may take 20 s, so a hung connection is retried rather
+/// than left to the deadline guard.
+pub async fn load_config() -> aws_config::SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_initial_backoff(Duration::from_millis(500))
+                .with_max_backoff(Duration::from_secs(10)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// EKS clients, one per region, all built from the configuration loaded once at start-up.
@@ -186,6 +223,31 @@ impl Eks {
             Ok(_) => Ok(true),
             Err(e) => match EksError::from_sdk(OP, e) {
                 e if e.kind == ErrorKind::NotFound => Ok(false),
+                e => Err(e),
+            },
+        }
+    }
+
+    /// ListPodIdentityAssociations for one service account: the ARNs found (at most one, as
+    /// EKS allows one association per service account).
+    pub async fn find(&self, placement: &Placement) -> Result<Vec<AssociationArn>, EksError> {
+        const OP: &str = "ListPodIdentityAssociations";
+        let result = self
+            .client(&placement.region)
+            .list_pod_identity_associations()
+            .cluster_name(&placement.cluster)
+            .namespace(&placement.namespace)
+            .service_account(&placement.service_account)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .associations()
+                .iter()
+                .filter_map(|a| a.association_arn().and_then(AssociationArn::parse))
+                .collect()),
+            Err(e) => match EksError::from_sdk(OP, e) {
+                e if e.kind == ErrorKind::NotFound => Ok(Vec::new()),
                 e => Err(e),
             },
         }

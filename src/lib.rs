@@ -11,6 +11,7 @@
 //! - [`logging`] sets up Lambda's log format without leaking the ResponseURL.
 
 pub mod arn;
+pub mod backoff;
 pub mod delivery;
 pub mod eks;
 pub mod event;

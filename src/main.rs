@@ -12,7 +12,7 @@ use std::time::Duration;
 async fn main() -> Result<(), lambda_runtime::Error> {
     cfn_eks_pod_identity::logging::init();
 
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = cfn_eks_pod_identity::eks::load_config().await;
     let settings = Settings {
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
         forced_mode: forced_mode(),

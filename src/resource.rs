@@ -2,14 +2,18 @@
 //! short function that reads the event, asks `plan` what to do and asks `eks` to do it.
 
 use crate::arn::AssociationArn;
-use crate::eks::{Eks, ErrorKind};
+use crate::backoff::Backoff;
+use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
 use crate::plan::{
     changes, replacement_by_arn, replacement_by_state, Association, Owner, Replacement,
 };
 use crate::properties::DesiredAssociation;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use tracing::info;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::{info, warn};
 
 /// What a successful event reports to CloudFormation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,11 +73,7 @@ pub struct Context<'a> {
 /// Create: validate, then CreatePodIdentityAssociation with the event's token.
 pub async fn create(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)?;
-    let association = create_association(ctx, &desired).await?;
-    Ok(Success {
-        physical_id: association.arn.clone(),
-        association: Some(association),
-    })
+    create_association(ctx, &desired).await
 }
 
 /// Update: replace when a replacement property changed or the association is gone; otherwise
@@ -94,11 +94,26 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
     if let Some(why) = replacement_by_state(&desired, actual.as_ref()) {
         return replace(ctx, &desired, why).await;
     }
-    let Some(mut association) = actual else {
+    let Some(association) = actual else {
         return replace(ctx, &desired, Replacement::Missing).await;
     };
 
-    let changes = changes(&desired, &association, &ctx.owner);
+    converge(ctx, &desired, association).await
+}
+
+/// Makes an existing association match the template, doing only what differs.
+async fn converge(
+    ctx: &Context<'_>,
+    desired: &DesiredAssociation,
+    mut association: Association,
+) -> Result<Success, Failure> {
+    let arn = AssociationArn::parse(&association.arn).ok_or_else(|| Failure {
+        reason: format!(
+            "EKS returned an association ARN this function cannot read: {}",
+            association.arn
+        ),
+    })?;
+    let changes = changes(desired, &association, &ctx.owner);
     info!(
         settings = ?changes.settings,
         tags_to_set = ?changes.tags_to_set.keys().collect::<Vec<_>>(),
@@ -106,7 +121,8 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
         "updating in place"
     );
     if !changes.settings.is_empty() {
-        association = ctx.eks.update(&arn, &changes.settings, &ctx.token).await?;
+        association =
+            retry_iam_propagation(|| ctx.eks.update(&arn, &changes.settings, &ctx.token)).await?;
     }
     if !changes.tags_to_set.is_empty() {
         ctx.eks.tag(&arn, &changes.tags_to_set).await?;
@@ -120,23 +136,44 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
     })
 }
 
-/// Delete: remove the association named by the PhysicalResourceId. An id that is not an
-/// association ARN (a failed Create's, or one CloudFormation invented) names nothing of ours,
-/// and an association or cluster that is already gone is what Delete wants anyway.
+/// Delete: remove the association named by the PhysicalResourceId, if this stack resource
+/// owns it. An id that is not an association ARN (a failed Create's, or one CloudFormation
+/// invented after giving up on a Create that may since have succeeded) is looked up by the
+/// properties' service account instead, and removed under the same ownership rule. What is
+/// already gone, association or cluster, is what Delete wants anyway.
 pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
     let done = Success {
         physical_id: physical_id.clone(),
         association: None,
     };
-    let Some(arn) = AssociationArn::parse(&physical_id) else {
-        info!("the PhysicalResourceId is not an association ARN: nothing to delete");
-        return Ok(done);
+    let arns = match AssociationArn::parse(&physical_id) {
+        Some(arn) => vec![arn],
+        None => {
+            match DesiredAssociation::from_properties(&request.properties, ctx.default_region) {
+                // Properties that never validated never created anything.
+                Err(_) => {
+                    info!("the PhysicalResourceId is not an association ARN and the properties are invalid: nothing to delete");
+                    return Ok(done);
+                }
+                Ok(desired) => {
+                    info!("the PhysicalResourceId is not an association ARN: looking for an association this resource owns");
+                    ctx.eks.find(&desired.placement).await?
+                }
+            }
+        }
     };
-    if ctx.eks.delete(&arn).await? {
-        info!(association = %arn, "deleted");
-    } else {
-        info!(association = %arn, "already gone");
+    for arn in arns {
+        match ctx.eks.describe(&arn).await? {
+            None => info!(association = %arn, "already gone"),
+            Some(found) if !ctx.owner.owns(&found.tags) => {
+                warn!(association = %arn, "not deleting an association this stack resource does not own")
+            }
+            Some(_) => {
+                ctx.eks.delete(&arn).await?;
+                info!(association = %arn, "deleted");
+            }
+        }
     }
     Ok(done)
 }
@@ -147,36 +184,105 @@ async fn replace(
     why: Replacement,
 ) -> Result<Success, Failure> {
     info!(?why, "creating a new association");
-    let association = create_association(ctx, desired).await?;
-    Ok(Success {
-        physical_id: association.arn.clone(),
-        association: Some(association),
-    })
+    create_association(ctx, desired).await
 }
+
+/// How long a Create keeps retrying a conflict with an association that is being deleted
+/// (EKS deletes are eventually consistent: the triple stays taken for a few seconds).
+const CONFLICT_WINDOW: Duration = Duration::from_secs(30);
+/// How long a role may take to propagate through IAM (Terraform's figure).
+const IAM_PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
 
 async fn create_association(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
-) -> Result<Association, Failure> {
+) -> Result<Success, Failure> {
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
-    match ctx.eks.create(desired, tags, &ctx.token).await {
-        Ok(association) => {
-            ctx.progress.created(&association.arn);
-            info!(association = %association.arn, "created");
-            Ok(association)
+    let started = Instant::now();
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
+    loop {
+        let error =
+            match retry_iam_propagation(|| ctx.eks.create(desired, tags.clone(), &ctx.token)).await
+            {
+                Ok(association) => {
+                    ctx.progress.created(&association.arn);
+                    info!(association = %association.arn, "created");
+                    return Ok(Success {
+                        physical_id: association.arn.clone(),
+                        association: Some(association),
+                    });
+                }
+                Err(error) if error.kind == ErrorKind::Conflict => error,
+                Err(error) => return Err(error.into()),
+            };
+        let existing = existing_association(ctx, desired).await?;
+        match existing {
+            // Ours (a rollback to this service account, or an earlier try of this very
+            // Create): this resource is that association.
+            Some(existing) if ctx.owner.owns(&existing.tags) => {
+                info!(association = %existing.arn, "adopting the association this resource already owns");
+                return converge(ctx, desired, existing).await;
+            }
+            Some(existing) => return Err(conflict(desired, &existing.id)),
+            // Listed nowhere yet still in use: a delete that EKS has not finished.
+            None if started.elapsed() < CONFLICT_WINDOW => {
+                let pause = backoff.next_pause();
+                warn!(?pause, message = %error.message, "the service account is still taken by a deleted association; retrying");
+                tokio::time::sleep(pause).await;
+            }
+            None => return Err(conflict(desired, &error.message)),
         }
-        Err(e) if e.kind == ErrorKind::Conflict => {
-            let p = &desired.placement;
-            Err(Failure {
-                reason: format!(
-                    "An association already exists for cluster {}, namespace {}, service account {} ({}). \
-                     Only one association per service account is allowed: delete the existing one, \
-                     or change Namespace or ServiceAccount.",
-                    p.cluster, p.namespace, p.service_account, e.message
-                ),
-            })
+    }
+}
+
+/// The association EKS holds for the template's service account, if any.
+async fn existing_association(
+    ctx: &Context<'_>,
+    desired: &DesiredAssociation,
+) -> Result<Option<Association>, Failure> {
+    for arn in ctx.eks.find(&desired.placement).await? {
+        if let Some(found) = ctx.eks.describe(&arn).await? {
+            return Ok(Some(found));
         }
-        Err(e) => Err(e.into()),
+    }
+    Ok(None)
+}
+
+fn conflict(desired: &DesiredAssociation, existing: &str) -> Failure {
+    let p = &desired.placement;
+    Failure {
+        reason: format!(
+            "An association already exists for cluster {}, namespace {}, service account {} ({existing}), \
+             and this stack resource does not own it. EKS allows one association per service account: \
+             delete the existing one (aws eks delete-pod-identity-association), or change Namespace or ServiceAccount.",
+            p.cluster, p.namespace, p.service_account
+        ),
+    }
+}
+
+/// Retries a call while EKS says the role does not exist yet, which is how it answers for a
+/// role created moments before while IAM propagates it. The deadline guard may end it sooner.
+async fn retry_iam_propagation<T, F, Fut>(mut call: F) -> Result<T, EksError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, EksError>>,
+{
+    let started = Instant::now();
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
+    loop {
+        match call().await {
+            Err(error)
+                if error.is_iam_propagation() && started.elapsed() < IAM_PROPAGATION_WINDOW =>
+            {
+                let pause = backoff.next_pause();
+                warn!(
+                    ?pause,
+                    "the role is not visible to EKS yet (IAM propagation); retrying"
+                );
+                tokio::time::sleep(pause).await;
+            }
+            outcome => return outcome,
+        }
     }
 }

@@ -271,16 +271,28 @@ async fn session_tags_and_policy_update_together() {
 #[tokio::test]
 async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
     let h = Harness::start().await;
-    // Ids CloudFormation invents, or a failed Create's: no EKS call at all.
+    // Ids CloudFormation invents, or a failed Create's, with properties that never
+    // validated: nothing can exist, so no EKS call at all.
     for id in ["PodIdentity-1A2B3C4D5E6F", "cfn-eks-pod-identity-0000"] {
-        let response = h.send(&h.event("Delete", properties(), Some(id))).await;
-        assert_eq!(response["Status"], "SUCCESS", "{response}");
-        assert_eq!(
-            response["PhysicalResourceId"], id,
-            "Delete answers with the id it was given"
-        );
+        for props in [
+            json!({}),
+            properties_with(json!({"Namespace": "Bad_Namespace"})),
+        ] {
+            let response = h.send(&h.event("Delete", props, Some(id))).await;
+            assert_eq!(response["Status"], "SUCCESS", "{response}");
+            assert_eq!(
+                response["PhysicalResourceId"], id,
+                "Delete answers with the id it was given"
+            );
+        }
     }
     assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+    // With valid properties, only a look-up (see tests/ownership.rs for what it finds).
+    let response = h
+        .send(&h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F")))
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
 
     let arn = h.create(properties()).await;
     for _ in 0..2 {

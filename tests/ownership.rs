@@ -1,0 +1,183 @@
+//! Nothing leaks, and nothing that is not ours is touched: the ownership tags decide what a
+//! Delete may remove, whatever id it carries, and what a conflicting Create may adopt.
+
+mod common;
+
+use common::{assert_failed, properties, properties_with, Harness};
+use serde_json::json;
+use standin::{AssociationSpec, Fault, FaultTarget};
+use std::time::Duration;
+
+fn foreign(h: &Harness) -> standin::Association {
+    let spec = AssociationSpec::new(
+        "us-east-1",
+        "prod",
+        "payments",
+        "api",
+        "arn:aws:iam::111122223333:role/other",
+    );
+    h.standin
+        .insert_association(spec)
+        .expect("insert a foreign association")
+}
+
+#[tokio::test]
+async fn delete_with_an_invented_id_removes_the_create_cloudformation_gave_up_on() {
+    let h = Harness::start().await;
+    // The Create succeeded on EKS, but CloudFormation never got the answer.
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(500, "InternalError", "down"),
+        1000,
+    );
+    let create = h.event("Create", properties(), None);
+    let _ = h.invoke(&create, Duration::from_secs(3)).await;
+    assert!(h.responses(&create).is_empty());
+    assert_eq!(h.standin.associations().len(), 1);
+    h.standin.clear_faults();
+    // Its rollback deletes with an id it invented.
+    let response = h
+        .send(&h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ")))
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(
+        h.standin.associations().is_empty(),
+        "the leaked association is removed"
+    );
+}
+
+#[tokio::test]
+async fn delete_never_removes_an_association_the_stack_does_not_own() {
+    let h = Harness::start().await;
+    let other = foreign(&h);
+    // By invented id (looked up by service account) or by its very ARN: never.
+    for id in ["payments-PodIdentity-1XYZ", other.association_arn.as_str()] {
+        let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+        assert_eq!(response["Status"], "SUCCESS", "{response}");
+    }
+    assert_eq!(h.standin.associations().len(), 1);
+    assert!(!h
+        .eks_operations()
+        .contains(&"DeletePodIdentityAssociation".to_owned()));
+
+    // Another logical resource of the same stack does not own it either.
+    h.standin.clear_eks_calls();
+    let mut create = h.event(
+        "Create",
+        properties_with(json!({"ServiceAccount": "worker"})),
+        None,
+    );
+    create["LogicalResourceId"] = json!("Worker");
+    let arn = h.send(&create).await["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS");
+    assert_eq!(h.standin.associations().len(), 2);
+}
+
+#[tokio::test]
+async fn create_conflicting_with_a_foreign_association_fails_at_once() {
+    let h = Harness::start().await;
+    let other = foreign(&h);
+    let started = std::time::Instant::now();
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(
+        &response,
+        &[
+            &other.association_id,
+            "does not own",
+            "delete the existing one",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no waiting: {:?}",
+        started.elapsed()
+    );
+    assert!(!response["PhysicalResourceId"]
+        .as_str()
+        .unwrap()
+        .contains(&other.association_id));
+    // Its Delete does not touch the foreign association.
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn create_right_after_a_delete_waits_out_the_conflict() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::any_eks(),
+        Fault::ConflictAfterDelete(Duration::from_secs(3)),
+        1000,
+    );
+    let arn = h.create(properties()).await;
+    h.send(&h.event("Delete", properties(), Some(&arn))).await;
+    // The same service account again: EKS says 409 for a few seconds.
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(
+        h.standin.injected_fault_count() >= 1,
+        "the conflict was injected"
+    );
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn rollback_of_a_replacement_returns_to_the_original_association() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    let replaced = h
+        .send(&h.update(&original, properties(), moved.clone()))
+        .await;
+    let new_arn = replaced["PhysicalResourceId"].as_str().unwrap().to_owned();
+    // Another resource failed: CloudFormation rolls back with the properties swapped.
+    let rollback = h
+        .send(&h.update(&new_arn, moved.clone(), properties()))
+        .await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_eq!(
+        rollback["PhysicalResourceId"],
+        original.as_str(),
+        "the original is adopted, not duplicated"
+    );
+    // Rollback cleanup deletes the replacement.
+    h.send(&h.event("Delete", moved, Some(&new_arn))).await;
+    let left: Vec<String> = h
+        .standin
+        .associations()
+        .into_iter()
+        .map(|a| a.association_arn)
+        .collect();
+    assert_eq!(left, vec![original.clone()]);
+    h.send(&h.event("Delete", properties(), Some(&original)))
+        .await;
+    assert!(h.standin.associations().is_empty());
+}
+
+#[tokio::test]
+async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
+    let h = Harness::start().await;
+    // EKS hangs on the Create until the guard answers FAILED with a placeholder id.
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::Delay(Duration::from_secs(30)),
+        1,
+    );
+    let create = h.event("Create", properties(), None);
+    let _ = h.invoke(&create, Duration::from_secs(3)).await;
+    let response = h.responses(&create).pop().expect("answered");
+    assert_failed(&response, &["Timed out"]);
+    // The stack's Delete of that id looks the service account up, and leaves nothing behind.
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert!(
+        h.standin.associations().is_empty(),
+        "{:?}",
+        h.standin.associations()
+    );
+}
