@@ -1,0 +1,204 @@
+//! The failures real AWS produces, injected by the stand-in: the outcome under each, not just
+//! the absence of a crash.
+
+mod common;
+
+use common::{assert_failed, properties, properties_with, Harness};
+use serde_json::json;
+use standin::{Fault, FaultTarget, Outcome};
+use std::time::{Duration, Instant};
+
+const CREATE: &str = "CreatePodIdentityAssociation";
+
+#[tokio::test]
+async fn throttling_5xx_and_resets_are_retried() {
+    let h = Harness::start().await;
+    for fault in [
+        Fault::status(429, "ThrottlingException", "Rate exceeded"),
+        Fault::status(500, "ServerException", "Internal failure"),
+        Fault::status(503, "ServiceUnavailableException", "Service unavailable"),
+        Fault::Reset,
+    ] {
+        h.standin.clear_eks_calls();
+        h.standin.inject(FaultTarget::eks(CREATE), fault.clone(), 2);
+        let service_account = format!("sa-{}", h.standin.associations().len());
+        let response = h
+            .send(&h.event(
+                "Create",
+                properties_with(json!({"ServiceAccount": service_account})),
+                None,
+            ))
+            .await;
+        assert_eq!(response["Status"], "SUCCESS", "{fault:?}: {response}");
+        let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+        assert_eq!(creates, 3, "{fault:?}: two faults, then success");
+    }
+    assert_eq!(
+        h.standin.associations().len(),
+        4,
+        "retries create nothing twice"
+    );
+}
+
+#[tokio::test]
+async fn persistent_throttling_fails_with_the_eks_error() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::any_eks(),
+        Fault::status(429, "ThrottlingException", "Rate exceeded"),
+        100,
+    );
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(&response, &["ThrottlingException", CREATE]);
+    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    assert_eq!(creates, 5, "the SDK's retry policy: 5 attempts");
+}
+
+#[tokio::test]
+async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
+    let h = Harness::start().await;
+    let message = "Role provided in the request does not exist";
+    h.standin.inject(
+        FaultTarget::eks(CREATE),
+        Fault::status(400, "InvalidParameterException", message),
+        2,
+    );
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.standin.associations().len(), 1);
+
+    // The same on an in-place update of the role.
+    let arn = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+    h.standin.inject(
+        FaultTarget::eks("UpdatePodIdentityAssociation"),
+        Fault::status(400, "InvalidParameterException", message),
+        1,
+    );
+    let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/fresh"}));
+    let response = h.send(&h.update(&arn, properties(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+}
+
+#[tokio::test]
+async fn other_invalid_parameters_fail_at_once() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::eks(CREATE),
+        Fault::status(
+            400,
+            "InvalidParameterException",
+            "Cross-account pass role is not allowed.",
+        ),
+        1,
+    );
+    let started = Instant::now();
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(
+        &response,
+        &["InvalidParameterException", "Cross-account pass role"],
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
+    let h = Harness::start().await;
+    let message = "Role provided in the request does not exist";
+    h.standin.inject(
+        FaultTarget::eks(CREATE),
+        Fault::status(400, "InvalidParameterException", message),
+        1000,
+    );
+    let event = h.event("Create", properties(), None);
+    let started = Instant::now();
+    let outcome = h.invoke(&event, Duration::from_secs(5)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let responses = h.responses(&event);
+    assert_eq!(responses.len(), 1);
+    assert_failed(&responses[0], &["Timed out"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_bucket_that_hangs_does_not_outlive_the_deadline() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::Delay(Duration::from_secs(60)),
+        1000,
+    );
+    let event = h.event("Create", properties(), None);
+    let started = Instant::now();
+    let outcome = h.invoke(&event, Duration::from_secs(4)).await;
+    assert!(
+        matches!(outcome, Outcome::Error { .. }),
+        "an undelivered response is an invocation error: {outcome:?}"
+    );
+    let record = h.standin.invocations().pop().unwrap();
+    let took = record.completed_at.unwrap() - record.handed_out_at.unwrap();
+    assert!(
+        took < Duration::from_secs(4),
+        "answered {took:?} after the hand-out, {:?} in all",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(503, "SlowDown", "Reduce your request rate"),
+        1000,
+    );
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(6)).await;
+    assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
+    assert!(
+        h.standin.injected_fault_count() >= 3,
+        "several attempts were made"
+    );
+    // Lambda's retry of the same event then gets through, and creates nothing twice.
+    h.standin.clear_faults();
+    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    assert_eq!(h.responses(&event).len(), 1);
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn oversized_inputs_fail_quickly_and_clearly() {
+    let h = Harness::start().await;
+    let tags: Vec<_> = (0..10_000)
+        .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+        .collect();
+    let policy = format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{}]}}",
+        vec!["{}"; 250_000].join(",")
+    );
+    let cases = [
+        (
+            properties_with(json!({"Tags": tags})),
+            vec!["Tags", "at most 48"],
+        ),
+        (
+            properties_with(json!({"DisableSessionTags": "true", "Policy": policy})),
+            vec!["Policy", "at most 2048"],
+        ),
+        (
+            properties_with(json!({"Padding": "x".repeat(200_000)})),
+            vec!["Padding", "unknown property"],
+        ),
+    ];
+    for (props, needles) in cases {
+        let started = Instant::now();
+        let response = h.send(&h.event("Create", props, None)).await;
+        assert_failed(&response, &needles);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{needles:?}: {:?}",
+            started.elapsed()
+        );
+    }
+    assert!(h.eks_operations().is_empty());
+}
