@@ -1,0 +1,358 @@
+//! The response bucket: stands in for the S3 presigned PUT URL that
+//! CloudFormation hands a custom resource as `ResponseURL`, refusing the
+//! uploads S3 would refuse.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::put;
+use axum::Router;
+use tokio::sync::Notify;
+
+use crate::conn::MaybeConnection;
+use crate::faults::Request;
+use crate::gate::{self, Verdict};
+use crate::wire::{percent_decode, percent_encode};
+use crate::{lock, wait, Shared};
+
+/// The fake `X-Amz-Signature` of every response URL. It stands for a
+/// credential: a function that logs its response URL leaks it, which tests
+/// detect by searching logs for this value.
+pub const SIGNATURE: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e7c0de";
+
+/// An upload the bucket accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedPut {
+    /// The uploaded bytes.
+    pub body: Vec<u8>,
+    /// The `Content-Type` header, if sent (an accepted upload has none or an empty one).
+    pub content_type: Option<String>,
+    /// The `Content-Length` header.
+    pub content_length: Option<u64>,
+    /// All request headers, names lowercase, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// When the upload arrived.
+    pub received_at: SystemTime,
+}
+
+impl ReceivedPut {
+    /// The body parsed as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// An upload the bucket refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedPut {
+    /// Object key.
+    pub key: String,
+    /// HTTP status answered.
+    pub status: u16,
+    /// S3 error code answered, e.g. `MissingContentLength`.
+    pub code: String,
+}
+
+/// An S3 error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Error {
+    /// HTTP status.
+    pub status: u16,
+    /// S3 error code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl S3Error {
+    fn new(status: u16, code: &str, message: &str) -> Self {
+        Self {
+            status,
+            code: code.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl IntoResponse for S3Error {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>\
+             <RequestId>STANDIN</RequestId><HostId>standin</HostId></Error>",
+            xml_escape(&self.code),
+            xml_escape(&self.message)
+        );
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            )],
+            body,
+        )
+            .into_response()
+    }
+}
+
+/// S3's rules for a presigned PUT, applied to what arrived.
+pub fn check_upload(headers: &HeaderMap, body_len: usize) -> Result<u64, S3Error> {
+    let missing_length = || {
+        S3Error::new(
+            411,
+            "MissingContentLength",
+            "You must provide the Content-Length HTTP header.",
+        )
+    };
+    let chunked = headers.get_all(header::TRANSFER_ENCODING).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    });
+    if chunked {
+        return Err(missing_length());
+    }
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .ok_or_else(missing_length)?;
+    // A presigned URL signs an empty content type; anything else breaks the signature.
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.as_bytes().iter().any(|b| !b.is_ascii_whitespace()))
+        .unwrap_or(false);
+    if content_type {
+        return Err(S3Error::new(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        ));
+    }
+    let length: u64 = length
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| S3Error::new(400, "InvalidArgument", "Content-Length is not a number."))?;
+    if length != body_len as u64 {
+        return Err(S3Error::new(
+            400,
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        ));
+    }
+    Ok(length)
+}
+
+/// Uploads received and refused; waiters are woken on each accepted upload.
+#[derive(Debug, Default)]
+pub struct BucketState {
+    objects: Mutex<HashMap<String, Vec<ReceivedPut>>>,
+    rejected: Mutex<Vec<RejectedPut>>,
+    arrived: Notify,
+}
+
+impl BucketState {
+    /// Accepted uploads to `key`, oldest first.
+    pub fn responses(&self, key: &str) -> Vec<ReceivedPut> {
+        lock(&self.objects).get(key).cloned().unwrap_or_default()
+    }
+
+    /// Refused uploads, oldest first.
+    pub fn rejected(&self) -> Vec<RejectedPut> {
+        lock(&self.rejected).clone()
+    }
+
+    /// Waits until `key` has at least `n` accepted uploads or `timeout` passes;
+    /// returns what arrived either way.
+    pub async fn wait_for(&self, key: &str, n: usize, timeout: Duration) -> Vec<ReceivedPut> {
+        wait::until(&self.arrived, Some(timeout), || {
+            let got = self.responses(key);
+            (got.len() >= n).then_some(got)
+        })
+        .await
+        .unwrap_or_else(|| self.responses(key))
+    }
+
+    fn accept(&self, key: String, put: ReceivedPut) {
+        lock(&self.objects).entry(key).or_default().push(put);
+        self.arrived.notify_waiters();
+    }
+
+    fn reject(&self, key: String, error: &S3Error) {
+        lock(&self.rejected).push(RejectedPut {
+            key,
+            status: error.status,
+            code: error.code.clone(),
+        });
+    }
+}
+
+/// A presigned-looking URL for `key` on the stand-in at `base`.
+pub fn presigned_url(base: &str, key: &str) -> String {
+    format!(
+        "{base}/bucket/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+         &X-Amz-Credential=AKIDSTANDINBUCKET%2F20261130%2Fus-east-1%2Fs3%2Faws4_request\
+         &X-Amz-Date=20261130T000000Z&X-Amz-Expires=7200&X-Amz-SignedHeaders=host\
+         &X-Amz-Signature={SIGNATURE}",
+        percent_encode(key, true)
+    )
+}
+
+/// The bucket route.
+pub fn routes() -> Router<Arc<Shared>> {
+    Router::new().route("/bucket/{*key}", put(upload))
+}
+
+async fn upload(
+    State(shared): State<Arc<Shared>>,
+    MaybeConnection(conn): MaybeConnection,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let raw_key = uri.path().strip_prefix("/bucket/").unwrap_or_default();
+    let key = match percent_decode(raw_key) {
+        Ok(key) => key,
+        Err(_) => {
+            return S3Error::new(400, "InvalidURI", "Couldn't parse the specified URI.")
+                .into_response()
+        }
+    };
+    let checked = match gate::admit(&shared, Request::Bucket, conn.as_ref()).await {
+        Verdict::Reset => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Verdict::Fail {
+            status,
+            error_type,
+            message,
+        } => Err(S3Error::new(status, &error_type, &message)),
+        Verdict::Proceed => match body {
+            Ok(body) => check_upload(&headers, body.len()).map(|length| (body, length)),
+            Err(_) => Err(S3Error::new(
+                400,
+                "IncompleteBody",
+                "The request body could not be read.",
+            )),
+        },
+    };
+    match checked {
+        Ok((body, length)) => {
+            let header_text = |name| {
+                headers
+                    .get(name)
+                    .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            };
+            let put = ReceivedPut {
+                body: body.to_vec(),
+                content_type: header_text(header::CONTENT_TYPE),
+                content_length: Some(length),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                received_at: SystemTime::now(),
+            };
+            shared.bucket.accept(key, put);
+            (
+                StatusCode::OK,
+                [(
+                    header::ETAG,
+                    HeaderValue::from_static("\"5ec7e7c0de5ec7e7c0de5ec7e7c0de00\""),
+                )],
+            )
+                .into_response()
+        }
+        Err(error) => {
+            shared.bucket.reject(key, &error);
+            error.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_put_with_content_length_is_accepted() {
+        assert_eq!(check_upload(&headers(&[("content-length", "5")]), 5), Ok(5));
+        // An empty content type is what the URL was signed with.
+        assert_eq!(
+            check_upload(
+                &headers(&[("content-length", "0"), ("content-type", "")]),
+                0
+            ),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn chunked_or_unsized_uploads_need_a_length() {
+        let chunked = headers(&[("transfer-encoding", "chunked")]);
+        assert_eq!(check_upload(&chunked, 5).unwrap_err().status, 411);
+        let e = check_upload(&headers(&[]), 5).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (411, "MissingContentLength"));
+    }
+
+    #[test]
+    fn a_content_type_breaks_the_signature() {
+        let h = headers(&[
+            ("content-length", "2"),
+            ("content-type", "application/json"),
+        ]);
+        let e = check_upload(&h, 2).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (403, "SignatureDoesNotMatch"));
+    }
+
+    #[test]
+    fn length_must_match_the_body() {
+        let e = check_upload(&headers(&[("content-length", "9")]), 2).unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (400, "IncompleteBody"));
+        let e = check_upload(&headers(&[("content-length", "x")]), 2).unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn presigned_urls_carry_the_fake_signature() {
+        assert_eq!(SIGNATURE.len(), 64);
+        assert!(SIGNATURE.bytes().all(|b| b.is_ascii_hexdigit()));
+        let url = presigned_url("http://127.0.0.1:1", "stack|res/1");
+        assert!(url.starts_with("http://127.0.0.1:1/bucket/stack%7Cres/1?X-Amz-Algorithm="));
+        assert!(url.ends_with(&format!("X-Amz-Signature={SIGNATURE}")));
+    }
+
+    #[test]
+    fn error_bodies_are_s3_xml() {
+        let r = S3Error::new(411, "MissingContentLength", "a<b").into_response();
+        assert_eq!(r.status(), StatusCode::LENGTH_REQUIRED);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/xml");
+    }
+}

@@ -1,0 +1,324 @@
+//! A local stand-in for everything the `cfn-eks-pod-identity` Lambda function
+//! talks to: the EKS Pod Identity API, the S3 bucket behind CloudFormation's
+//! response URL, and the Lambda Runtime API that feeds it events (plus
+//! Lambda's Invoke API, to send it events by hand). One HTTP server on
+//! 127.0.0.1 serves them all, so the real compiled function can be run and
+//! observed without AWS.
+//!
+//! [`Standin`] starts the server and is the test's window into it: queue
+//! invocations, read uploaded responses, inspect and seed associations,
+//! inject faults.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod bucket;
+mod conn;
+pub mod demo;
+mod eks;
+mod faults;
+mod gate;
+pub mod ids;
+mod invoke_api;
+mod runtime_api;
+mod wait;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use bucket::{check_upload, presigned_url, ReceivedPut, RejectedPut, S3Error, SIGNATURE};
+pub use eks::model::{Association, AssociationSpec, EksCall, ACCOUNT_ID};
+pub use faults::{Fault, FaultTarget, InjectedFault};
+pub use runtime_api::{InitError, Invocation, InvocationRecord, Outcome, FUNCTION_ARN};
+
+use bucket::BucketState;
+use conn::{Connection, KillableListener};
+use eks::store::EksStore;
+use faults::FaultBook;
+use ids::IdGen;
+use runtime_api::RuntimeState;
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: the
+/// state stays usable for the assertions that follow.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The state shared by the request handlers and the handle.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub(crate) eks: Mutex<EksStore>,
+    pub(crate) bucket: BucketState,
+    pub(crate) runtime: RuntimeState,
+    pub(crate) faults: Mutex<FaultBook>,
+    pub(crate) ids: IdGen,
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(eks::routes())
+        .merge(bucket::routes())
+        .merge(runtime_api::routes())
+        .merge(invoke_api::routes())
+        // An SDK pointed at a wrong path should say so, in a form it can parse.
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                [
+                    (
+                        eks::error::ERROR_TYPE_HEADER,
+                        HeaderValue::from_static("UnknownOperationException"),
+                    ),
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ),
+                ],
+                r#"{"message":"The stand-in has no route for this request."}"#,
+            )
+                .into_response()
+        })
+        .with_state(shared)
+}
+
+#[derive(Debug)]
+struct Inner {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: tokio::task::AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Stop accepting once the last handle is gone; each test gets a fresh server.
+        self.server.abort();
+    }
+}
+
+/// A running stand-in server and the handle to its state.
+///
+/// Cloning is cheap (an `Arc`); all clones see the same server, which stops
+/// accepting connections when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Standin {
+    inner: Arc<Inner>,
+}
+
+impl Standin {
+    /// The ARN invocations are made as, unless [`invoke_with`](Self::invoke_with) says otherwise.
+    pub const FUNCTION_ARN: &'static str = FUNCTION_ARN;
+
+    /// The function name the Lambda environment announces.
+    pub const FUNCTION_NAME: &'static str = "cfn-eks-pod-identity";
+
+    /// Starts a server on an ephemeral port of 127.0.0.1, on the current tokio runtime.
+    ///
+    /// The server only runs while that runtime gets to run: a test on a
+    /// single-threaded runtime must not block it (use `tokio::process`, not
+    /// `std::process`, to run a client).
+    pub async fn start() -> std::io::Result<Standin> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts a server on `addr`, on the current tokio runtime.
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Standin> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        let app = router(Arc::clone(&shared)).into_make_service_with_connect_info::<Connection>();
+        let server = tokio::spawn(async move {
+            // serve only returns on a listener error, which leaves nothing to do.
+            let _ = axum::serve(KillableListener::new(listener), app).await;
+        });
+        Ok(Standin {
+            inner: Arc::new(Inner {
+                shared,
+                addr,
+                server: server.abort_handle(),
+            }),
+        })
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.inner.addr
+    }
+
+    /// `http://127.0.0.1:{port}`, the endpoint for every route.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// The environment the Lambda binary needs to run against this stand-in
+    /// (Runtime API, function identity, fake credentials, EKS endpoint).
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let addr = self.addr().to_string();
+        [
+            ("AWS_LAMBDA_RUNTIME_API", addr.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", Self::FUNCTION_NAME),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/cfn-eks-pod-identity",
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "local"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDSTANDIN"),
+            ("AWS_SECRET_ACCESS_KEY", "standin-secret"),
+            ("AWS_ENDPOINT_URL_EKS", &self.url()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+            ("CFN_RESPONSE_ALLOW_LOOPBACK", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    // ----- Lambda Runtime API -----
+
+    /// Queues an invocation of [`FUNCTION_ARN`](Self::FUNCTION_ARN) with this
+    /// event and time limit; returns its request id.
+    pub fn invoke(&self, event: serde_json::Value, timeout: Duration) -> String {
+        self.invoke_with(Invocation::new(event, timeout))
+    }
+
+    /// Queues an invocation; returns its request id.
+    pub fn invoke_with(&self, invocation: Invocation) -> String {
+        let request_id = self.shared().ids.uuid();
+        self.shared()
+            .runtime
+            .enqueue(request_id.clone(), invocation);
+        request_id
+    }
+
+    /// Waits up to `timeout` for the function to answer invocation `request_id`.
+    pub async fn wait_for_outcome(&self, request_id: &str, timeout: Duration) -> Option<Outcome> {
+        self.shared()
+            .runtime
+            .wait_for_outcome(request_id, timeout)
+            .await
+    }
+
+    /// Everything recorded about one invocation, timings included.
+    pub fn invocation(&self, request_id: &str) -> Option<InvocationRecord> {
+        self.shared().runtime.record(request_id)
+    }
+
+    /// All invocations, oldest first.
+    pub fn invocations(&self) -> Vec<InvocationRecord> {
+        self.shared().runtime.records()
+    }
+
+    /// Reports the function made to `/runtime/init/error`.
+    pub fn init_errors(&self) -> Vec<InitError> {
+        self.shared().runtime.init_errors()
+    }
+
+    // ----- Response bucket -----
+
+    /// A presigned-looking PUT URL for `key` (its `X-Amz-Signature` is [`SIGNATURE`]).
+    pub fn response_url(&self, key: &str) -> String {
+        bucket::presigned_url(&self.url(), key)
+    }
+
+    /// Uploads the bucket accepted for `key`, oldest first.
+    pub fn responses(&self, key: &str) -> Vec<ReceivedPut> {
+        self.shared().bucket.responses(key)
+    }
+
+    /// Waits until `key` has at least `n` accepted uploads or `timeout`
+    /// passes; returns the uploads there are either way.
+    pub async fn wait_for_responses(
+        &self,
+        key: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<ReceivedPut> {
+        self.shared().bucket.wait_for(key, n, timeout).await
+    }
+
+    /// Uploads the bucket refused (any key), oldest first.
+    pub fn rejected_uploads(&self) -> Vec<RejectedPut> {
+        self.shared().bucket.rejected()
+    }
+
+    // ----- EKS -----
+
+    /// All associations in all regions, oldest first.
+    pub fn associations(&self) -> Vec<Association> {
+        lock(&self.shared().eks).associations().to_vec()
+    }
+
+    /// Every EKS call received, oldest first.
+    pub fn eks_calls(&self) -> Vec<EksCall> {
+        lock(&self.shared().eks).calls().to_vec()
+    }
+
+    /// Forgets the EKS calls received so far (e.g. after a test's setup).
+    pub fn clear_eks_calls(&self) {
+        lock(&self.shared().eks).clear_calls();
+    }
+
+    /// From now on, the cluster `name` does not exist in any region: every
+    /// association operation on it gets 404 ResourceNotFoundException.
+    pub fn mark_cluster_missing(&self, name: &str) {
+        lock(&self.shared().eks).mark_cluster_missing(name);
+    }
+
+    /// Undoes [`mark_cluster_missing`](Self::mark_cluster_missing).
+    pub fn mark_cluster_present(&self, name: &str) {
+        lock(&self.shared().eks).mark_cluster_present(name);
+    }
+
+    /// Places an association directly, as if made outside the function.
+    /// Fails with the existing association if its service account already has one.
+    pub fn insert_association(
+        &self,
+        spec: AssociationSpec,
+    ) -> Result<Association, Box<Association>> {
+        lock(&self.shared().eks).insert(spec, &self.shared().ids)
+    }
+
+    // ----- Faults -----
+
+    /// The next `count` requests matching `target` get `fault`.
+    pub fn inject(&self, target: FaultTarget, fault: Fault, count: u32) {
+        lock(&self.shared().faults).inject(target, fault, count);
+    }
+
+    /// From now on, each request matching `target` gets, with `probability`,
+    /// one of `faults` chosen at random.
+    pub fn inject_random(&self, target: FaultTarget, probability: f64, faults: Vec<Fault>) {
+        lock(&self.shared().faults).inject_random(target, probability, faults);
+    }
+
+    /// Removes all fault rules.
+    pub fn clear_faults(&self) {
+        lock(&self.shared().faults).clear();
+    }
+
+    /// The faults applied so far, oldest first.
+    pub fn injected_faults(&self) -> Vec<InjectedFault> {
+        lock(&self.shared().faults).injected().to_vec()
+    }
+
+    /// How many faults were applied so far.
+    pub fn injected_fault_count(&self) -> usize {
+        lock(&self.shared().faults).injected().len()
+    }
+}

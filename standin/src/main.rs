@@ -1,0 +1,177 @@
+//! `cfn-standin`: runs the local stand-in for EKS, S3 and the Lambda Runtime
+//! API by hand (`serve`), or the lifecycle demo behind `make run` (`demo`).
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use standin::demo::{self, DemoOptions};
+use standin::Standin;
+
+const USAGE: &str = "\
+usage:
+  cfn-standin serve [--port N]
+      Serve the stand-in on 127.0.0.1 (port N, default: any free port) and print
+      the environment a Lambda binary needs to use it. Runs until Ctrl-C.
+  cfn-standin demo --lambda PATH --events DIR
+      Run the Lambda binary at PATH against the stand-in through the events
+      DIR/create.json, DIR/update.json and DIR/delete.json, and print each step.
+      Exits 1 unless every step succeeded and no association is left.";
+
+/// A parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Serve { port: u16 },
+    Demo(DemoOptions),
+    Help,
+}
+
+fn parse(args: &[String]) -> Result<Command, String> {
+    let (command, rest) = match args.split_first() {
+        None => return Ok(Command::Help),
+        Some((command, rest)) => (command.as_str(), rest),
+    };
+    let mut port = 0u16;
+    let mut lambda = None;
+    let mut events = None;
+    let mut rest = rest.iter();
+    while let Some(flag) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match (command, flag.as_str()) {
+            (_, "-h" | "--help") => return Ok(Command::Help),
+            ("serve", "--port") => {
+                let raw = value()?;
+                port = raw
+                    .parse()
+                    .map_err(|_| format!("--port: not a port number: {raw}"))?;
+            }
+            ("demo", "--lambda") => lambda = Some(PathBuf::from(value()?)),
+            ("demo", "--events") => events = Some(PathBuf::from(value()?)),
+            _ => return Err(format!("unexpected argument for {command}: {flag}")),
+        }
+    }
+    match command {
+        "serve" => Ok(Command::Serve { port }),
+        "demo" => Ok(Command::Demo(DemoOptions {
+            lambda: lambda.ok_or("demo needs --lambda PATH")?,
+            events: events.ok_or("demo needs --events DIR")?,
+        })),
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        other => Err(format!("unknown command: {other}")),
+    }
+}
+
+/// Single quotes keep `$LATEST` and the like from being expanded by the shell.
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+async fn serve(port: u16) -> Result<(), String> {
+    let standin = Standin::start_on(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    println!(
+        "# cfn-standin serving EKS, the response bucket and the Lambda Runtime API at {}",
+        standin.url()
+    );
+    println!("# Environment for the Lambda binary:");
+    for (name, value) in standin.function_env() {
+        println!("export {name}={}", shell_quote(&value));
+    }
+    println!(
+        "# Send it an event: aws lambda invoke --endpoint-url {} --function-name {} --payload file://event.json out.json",
+        standin.url(),
+        Standin::FUNCTION_NAME
+    );
+    println!(
+        "# Response URLs for events: {}",
+        standin.response_url("my-response")
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
+    println!(
+        "# {} EKS calls served; stopping.",
+        standin.eks_calls().len()
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match parse(&args) {
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        Ok(Command::Serve { port }) => serve(port).await.map(|()| true),
+        Ok(Command::Demo(options)) => demo::run(&options).await,
+        Err(problem) => {
+            eprintln!("cfn-standin: {problem}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(problem) => {
+            eprintln!("cfn-standin: {problem}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_both_commands() {
+        assert_eq!(parse(&args("serve")), Ok(Command::Serve { port: 0 }));
+        assert_eq!(
+            parse(&args("serve --port 9000")),
+            Ok(Command::Serve { port: 9000 })
+        );
+        assert_eq!(
+            parse(&args("demo --events ev --lambda bin/l")),
+            Ok(Command::Demo(DemoOptions {
+                lambda: "bin/l".into(),
+                events: "ev".into()
+            }))
+        );
+        assert_eq!(parse(&args("")), Ok(Command::Help));
+        assert_eq!(parse(&args("demo --help")), Ok(Command::Help));
+    }
+
+    #[test]
+    fn rejects_bad_command_lines() {
+        for bad in [
+            "serve --port",
+            "serve --port x",
+            "serve --port 70000",
+            "demo --lambda x",
+            "demo --events e",
+            "demo --port 1",
+            "frobnicate",
+        ] {
+            assert!(parse(&args(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        assert_eq!(shell_quote("$LATEST"), "'$LATEST'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

@@ -1,0 +1,81 @@
+//! The `cfn-standin` binary: `serve` prints a usable environment and bad
+//! command lines are refused. The demo's full run, with the real function, is
+//! tested in the workspace's `tests/demo.rs`.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cfn-standin");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("standin-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn demo_explains_missing_inputs() {
+    let root = scratch("missing");
+    let out = Command::new(BIN)
+        .args(["demo", "--lambda", "/nonexistent/function", "--events"])
+        .arg(&root)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("create.json"));
+    let bad = Command::new(BIN)
+        .args(["serve", "--port", "nope"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("usage"));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn serve_prints_an_environment_that_reaches_it() {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut env = Vec::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
+    {
+        if let Some(export) = line.strip_prefix("export ") {
+            env.push(export.to_string());
+        }
+        if line.contains("aws lambda invoke") {
+            break;
+        }
+    }
+    assert!(
+        env.contains(&"AWS_LAMBDA_FUNCTION_VERSION='$LATEST'".to_string()),
+        "{env:?}"
+    );
+    let endpoint = env
+        .iter()
+        .find_map(|l| l.strip_prefix("AWS_ENDPOINT_URL_EKS='"))
+        .and_then(|v| v.strip_suffix('\''))
+        .expect("EKS endpoint line");
+    let addr = endpoint.strip_prefix("http://").unwrap().to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = "GET /clusters/c/pod-identity-associations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.ends_with(r#"{"associations":[]}"#), "{reply}");
+    child.kill().await.unwrap();
+}
