@@ -6,7 +6,7 @@ mod common;
 use common::{assert_failed, properties, properties_with, Harness};
 use serde_json::json;
 use standin::{Fault, FaultTarget, Outcome};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CREATE: &str = "CreatePodIdentityAssociation";
 
@@ -91,13 +91,12 @@ async fn other_invalid_parameters_fail_at_once() {
         ),
         1,
     );
-    let started = Instant::now();
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(
         &response,
         &["InvalidParameterException", "Cross-account pass role"],
     );
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(h.eks_operations(), vec![CREATE], "not retried");
 }
 
 #[tokio::test]
@@ -110,13 +109,15 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
         1000,
     );
     let event = h.event("Create", properties(), None);
-    let started = Instant::now();
     let outcome = h.invoke(&event, Duration::from_secs(5)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let responses = h.responses(&event);
     assert_eq!(responses.len(), 1);
     assert_failed(&responses[0], &["Timed out"]);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        h.ended_before_the_deadline(),
+        "the answer came after the deadline"
+    );
 }
 
 #[tokio::test]
@@ -128,18 +129,14 @@ async fn a_bucket_that_hangs_does_not_outlive_the_deadline() {
         1000,
     );
     let event = h.event("Create", properties(), None);
-    let started = Instant::now();
     let outcome = h.invoke(&event, Duration::from_secs(4)).await;
     assert!(
         matches!(outcome, Outcome::Error { .. }),
         "an undelivered response is an invocation error: {outcome:?}"
     );
-    let record = h.standin.invocations().pop().unwrap();
-    let took = record.completed_at.unwrap() - record.handed_out_at.unwrap();
     assert!(
-        took < Duration::from_secs(4),
-        "answered {took:?} after the hand-out, {:?} in all",
-        started.elapsed()
+        h.ended_before_the_deadline(),
+        "the invocation ended after its deadline"
     );
 }
 
@@ -191,14 +188,8 @@ async fn oversized_inputs_fail_quickly_and_clearly() {
         ),
     ];
     for (props, needles) in cases {
-        let started = Instant::now();
         let response = h.send(&h.event("Create", props, None)).await;
         assert_failed(&response, &needles);
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{needles:?}: {:?}",
-            started.elapsed()
-        );
     }
     assert!(h.eks_operations().is_empty());
 }

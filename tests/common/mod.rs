@@ -177,6 +177,18 @@ impl Harness {
             .to_owned()
     }
 
+    /// Whether the last invocation ended before its deadline, as the stand-in saw it: from
+    /// handing the event out to the function's result, against the invocation's timeout.
+    pub fn ended_before_the_deadline(&self) -> bool {
+        let Some(record) = self.standin.invocations().pop() else {
+            return false;
+        };
+        match (record.handed_out_at, record.completed_at) {
+            (Some(out), Some(done)) => done - out < record.invocation.timeout,
+            _ => false,
+        }
+    }
+
     /// The names of the EKS operations called so far.
     pub fn eks_operations(&self) -> Vec<String> {
         self.standin
