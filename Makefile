@@ -6,27 +6,92 @@ CARGO   ?= cargo
 VENV    := .venv
 PYTHON  ?= python3
 AWSCLI_VERSION := 1.46.3
+CFN_LINT_VERSION := 1.58.0
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIG_VERSION := 0.17.1
+CDK     := examples/cdk
 
-.PHONY: run test check unit lint fmt build clean-venv
+.PHONY: run test lint fmt build fuzz soak bench deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
 	$(CARGO) build --workspace --bins
 	$(CARGO) run --quiet -p standin --bin cfn-standin -- demo --lambda target/debug/cfn-eks-pod-identity --events events
 
-## test: every check: formatting, clippy, unit, end-to-end and AWS CLI wire-format tests
+## test: every check: formatting, clippy, unit, end-to-end, AWS CLI wire format, template lint
 test: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	AWS_CLI="$(CURDIR)/$(VENV)/bin/aws" $(CARGO) test --workspace
+	$(MAKE) lint
+
+## lint: cfn-lint (zero errors, zero warnings) on the SAM template, every example template and
+## the templates the CDK example synthesizes (which needs the arm64 bootstrap: `make build`)
+lint: $(VENV)/.installed build $(CDK)/node_modules/.installed
+	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml examples/sam/*.yaml
+	rm -rf $(CDK)/cdk.out
+	cd $(CDK) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet
+	$(VENV)/bin/cfn-lint $(CDK)/cdk.out/*.template.json
+
+$(CDK)/node_modules/.installed: $(CDK)/package-lock.json
+	cd $(CDK) && npm ci --no-audit --no-fund
+	touch $@
+
+## build: the arm64 Lambda package, target/lambda/cfn-eks-pod-identity/bootstrap
+build: $(VENV)/.build-tools
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --bin cfn-eks-pod-identity
+	@ls -l target/lambda/cfn-eks-pod-identity/bootstrap
+
+## bench: the release function next to a floor (floor/: a bare lambda_runtime function that only
+## PUTs its response), both run through the local Runtime API: cold start, warm latency of Create,
+## Update and Delete, peak memory and its growth, arm64 bootstrap size. Prints the table and
+## writes target/bench/report.json. Timings come from this machine's release binaries, sizes
+## from the arm64 bootstraps (each built on its own, as deployed).
+bench: build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
+	$(CARGO) build --release --workspace --bins
+	target/release/cfn-bench --function target/release/cfn-eks-pod-identity --floor target/release/bench-floor \
+		--bootstrap target/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap target/lambda/bench-floor/bootstrap \
+		--out target/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
+
+## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
+## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/
+FUZZ_SECONDS ?= 120
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	mkdir -p target/fuzz-corpus/event
+	cp events/*.json ../shared/fixtures/cloudformation-events/* target/fuzz-corpus/event/ 2>/dev/null || true
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run event ../target/fuzz-corpus/event -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
+
+## soak: the load test, large: SOAK_INSTANCES processes of the release function drive SOAK_STACKS
+## stack lifecycles (7 events each), as many at a time, with 20% of EKS calls and response PUTs faulted;
+## prints a report and fails unless every event was answered once and nothing was left.
+## The functions' logs go to target/soak-lambda.log. (`make test` runs a small one: tests/load.rs.)
+SOAK_INSTANCES ?= 300
+SOAK_STACKS ?= 3000
+soak:
+	$(CARGO) build --release --workspace --bins
+	target/release/cfn-standin soak --lambda target/release/cfn-eks-pod-identity \
+		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log target/soak-lambda.log
+
+## deploy: deploy template.yaml with the SAM CLI (needs AWS credentials; see README)
+deploy:
+	sam build && sam deploy --guided
 
 ## fmt: format the code
 fmt:
 	$(CARGO) fmt --all
 
-$(VENV)/.installed:
+$(VENV)/bin/pip:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check awscli==$(AWSCLI_VERSION)
+
+$(VENV)/.installed: $(VENV)/bin/pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check awscli==$(AWSCLI_VERSION) cfn-lint==$(CFN_LINT_VERSION)
+	touch $@
+
+$(VENV)/.build-tools: $(VENV)/bin/pip
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==$(CARGO_LAMBDA_VERSION) ziglang==$(ZIG_VERSION)
 	touch $@
 
 clean-venv:

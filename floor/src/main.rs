@@ -1,0 +1,43 @@
+//! `bench-floor`: the least a CloudFormation custom resource on `lambda_runtime` can do, as
+//! the baseline of `make bench`. For each event it PUTs a SUCCESS response to the event's
+//! ResponseURL and nothing else, over the same runtime and HTTP stack as the function, so
+//! whatever the function costs beyond this floor is its own.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::{json, Value};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    // Built once, as the function builds its client, so that a warm event reuses the connection.
+    let http = reqwest::Client::builder().build()?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let http = http.clone();
+        async move { respond(&http, &event.payload).await }
+    }))
+    .await
+}
+
+/// PUTs a SUCCESS response for `event`: no Content-Type (the presigned URL is signed
+/// without one) and an exact Content-Length (S3 refuses chunked uploads).
+async fn respond(http: &reqwest::Client, event: &Value) -> Result<(), Error> {
+    let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default();
+    let url = field("ResponseURL");
+    if url.is_empty() {
+        return Err("the event has no ResponseURL".into());
+    }
+    // A Create has no id yet: its RequestId is unique, and later events of the resource carry it.
+    let physical_id = match field("PhysicalResourceId") {
+        "" => field("RequestId"),
+        id => id,
+    };
+    let body = serde_json::to_vec(&json!({
+        "Status": "SUCCESS",
+        "PhysicalResourceId": physical_id,
+        "StackId": field("StackId"),
+        "RequestId": field("RequestId"),
+        "LogicalResourceId": field("LogicalResourceId"),
+    }))?;
+    // A Vec body has a known length, so reqwest sends Content-Length rather than chunks.
+    http.put(url).body(body).send().await?.error_for_status()?;
+    Ok(())
+}
