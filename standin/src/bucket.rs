@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -37,8 +37,10 @@ pub struct ReceivedPut {
     pub content_length: Option<u64>,
     /// All request headers, names lowercase, in arrival order.
     pub headers: Vec<(String, String)>,
-    /// When the upload arrived.
-    pub received_at: SystemTime,
+    /// When the upload arrived, on the clock of the invocation records'
+    /// timestamps, so that the time from handing out an event to its response
+    /// is one subtraction.
+    pub received_at: Instant,
 }
 
 impl ReceivedPut {
@@ -266,7 +268,7 @@ async fn upload(
                         )
                     })
                     .collect(),
-                received_at: SystemTime::now(),
+                received_at: Instant::now(),
             };
             shared.bucket.accept(key, put);
             (

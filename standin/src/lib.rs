@@ -7,11 +7,13 @@
 //!
 //! [`Standin`] starts the server and is the test's window into it: queue
 //! invocations, read uploaded responses, inspect and seed associations,
-//! inject faults.
+//! inject faults. [`demo`] (`make run`), [`soak`] (`make soak`) and [`bench`]
+//! (`make bench`) run the real function binary against it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 mod bucket;
 mod conn;
 pub mod demo;
@@ -21,6 +23,7 @@ mod gate;
 pub mod ids;
 mod invoke_api;
 mod runtime_api;
+pub mod soak;
 mod wait;
 pub mod wire;
 
@@ -222,6 +225,12 @@ impl Standin {
     /// All invocations, oldest first.
     pub fn invocations(&self) -> Vec<InvocationRecord> {
         self.shared().runtime.records()
+    }
+
+    /// When each `/next` long-poll arrived, oldest first. With one function
+    /// process per stand-in, the first is the end of that process's init.
+    pub fn polls(&self) -> Vec<std::time::Instant> {
+        self.shared().runtime.polls()
     }
 
     /// Reports the function made to `/runtime/init/error`.

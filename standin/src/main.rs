@@ -1,5 +1,6 @@
 //! `cfn-standin`: runs the local stand-in for EKS, S3 and the Lambda Runtime
-//! API by hand (`serve`), or the lifecycle demo behind `make run` (`demo`).
+//! API by hand (`serve`), the lifecycle demo behind `make run` (`demo`), or
+//! the load test behind `make soak` (`soak`).
 
 #![forbid(unsafe_code)]
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use standin::demo::{self, DemoOptions};
+use standin::soak::{self, SoakOptions};
 use standin::Standin;
 
 const USAGE: &str = "\
@@ -18,13 +20,19 @@ usage:
   cfn-standin demo --lambda PATH --events DIR
       Run the Lambda binary at PATH against the stand-in through the events
       DIR/create.json, DIR/update.json and DIR/delete.json, and print each step.
-      Exits 1 unless every step succeeded and no association is left.";
+      Exits 1 unless every step succeeded and no association is left.
+  cfn-standin soak --lambda PATH [--instances N] [--stacks M] [--fault-rate F] [--log FILE]
+      Run N processes of the Lambda binary at PATH (default 200) through M full stack
+      lifecycles (default 1000), with a share F of EKS calls and response PUTs faulted
+      (default 0.2); the functions log to FILE (default: nowhere). Prints a report.
+      Exits 1 unless every event was answered once and nothing is left.";
 
 /// A parsed command line.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Command {
     Serve { port: u16 },
     Demo(DemoOptions),
+    Soak(SoakOptions),
     Help,
 }
 
@@ -36,6 +44,13 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let mut port = 0u16;
     let mut lambda = None;
     let mut events = None;
+    let mut soak = SoakOptions {
+        lambda: PathBuf::new(),
+        instances: 200,
+        stacks: 1000,
+        fault_rate: 0.2,
+        log: None,
+    };
     let mut rest = rest.iter();
     while let Some(flag) = rest.next() {
         let mut value = || {
@@ -51,8 +66,12 @@ fn parse(args: &[String]) -> Result<Command, String> {
                     .parse()
                     .map_err(|_| format!("--port: not a port number: {raw}"))?;
             }
-            ("demo", "--lambda") => lambda = Some(PathBuf::from(value()?)),
+            ("demo" | "soak", "--lambda") => lambda = Some(PathBuf::from(value()?)),
             ("demo", "--events") => events = Some(PathBuf::from(value()?)),
+            ("soak", "--instances") => soak.instances = number(flag, &value()?)?,
+            ("soak", "--stacks") => soak.stacks = number(flag, &value()?)?,
+            ("soak", "--fault-rate") => soak.fault_rate = number(flag, &value()?)?,
+            ("soak", "--log") => soak.log = Some(PathBuf::from(value()?)),
             _ => return Err(format!("unexpected argument for {command}: {flag}")),
         }
     }
@@ -62,9 +81,32 @@ fn parse(args: &[String]) -> Result<Command, String> {
             lambda: lambda.ok_or("demo needs --lambda PATH")?,
             events: events.ok_or("demo needs --events DIR")?,
         })),
+        "soak" => Ok(Command::Soak(SoakOptions {
+            lambda: lambda.ok_or("soak needs --lambda PATH")?,
+            ..soak
+        })),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unknown command: {other}")),
     }
+}
+
+fn number<T: std::str::FromStr>(flag: &str, raw: &str) -> Result<T, String> {
+    raw.parse()
+        .map_err(|_| format!("{flag}: not a number: {raw}"))
+}
+
+/// Runs the soak and prints its report; true if it was clean.
+async fn run_soak(options: &SoakOptions) -> Result<bool, String> {
+    println!(
+        "Starting {} instances of {} for {} stacks, {}% of EKS calls and response PUTs faulted...",
+        options.instances,
+        options.lambda.display(),
+        options.stacks,
+        options.fault_rate * 100.0
+    );
+    let report = soak::run(options).await?;
+    println!("{report}");
+    Ok(report.is_clean())
 }
 
 /// Single quotes keep `$LATEST` and the like from being expanded by the shell.
@@ -113,6 +155,7 @@ async fn main() -> ExitCode {
         }
         Ok(Command::Serve { port }) => serve(port).await.map(|()| true),
         Ok(Command::Demo(options)) => demo::run(&options).await,
+        Ok(Command::Soak(options)) => run_soak(&options).await,
         Err(problem) => {
             eprintln!("cfn-standin: {problem}\n{USAGE}");
             return ExitCode::from(2);
@@ -137,7 +180,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_both_commands() {
+    fn parses_every_command() {
         assert_eq!(parse(&args("serve")), Ok(Command::Serve { port: 0 }));
         assert_eq!(
             parse(&args("serve --port 9000")),
@@ -148,6 +191,16 @@ mod tests {
             Ok(Command::Demo(DemoOptions {
                 lambda: "bin/l".into(),
                 events: "ev".into()
+            }))
+        );
+        assert_eq!(
+            parse(&args("soak --lambda l --stacks 5 --fault-rate 0.5")),
+            Ok(Command::Soak(SoakOptions {
+                lambda: "l".into(),
+                instances: 200,
+                stacks: 5,
+                fault_rate: 0.5,
+                log: None,
             }))
         );
         assert_eq!(parse(&args("")), Ok(Command::Help));
@@ -163,6 +216,8 @@ mod tests {
             "demo --lambda x",
             "demo --events e",
             "demo --port 1",
+            "soak --stacks 3",
+            "soak --lambda l --instances many",
             "frobnicate",
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad}");

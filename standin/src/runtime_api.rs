@@ -2,7 +2,7 @@
 //! function binary runs against the stand-in exactly as it would in Lambda:
 //! it long-polls for the next invocation and posts back a response or error.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -95,7 +95,24 @@ pub struct InitError {
 struct Inner {
     queue: VecDeque<String>,
     records: Vec<InvocationRecord>,
+    /// Request id to its place in `records`: a load test's thousands of
+    /// invocations, each awaited by its own waiter, must not make every
+    /// lookup a scan.
+    index: HashMap<String, usize>,
     init_errors: Vec<InitError>,
+    /// When each `invocation/next` request arrived, oldest first.
+    polls: Vec<Instant>,
+}
+
+impl Inner {
+    fn get(&self, request_id: &str) -> Option<&InvocationRecord> {
+        self.records.get(*self.index.get(request_id)?)
+    }
+
+    fn get_mut(&mut self, request_id: &str) -> Option<&mut InvocationRecord> {
+        let at = *self.index.get(request_id)?;
+        self.records.get_mut(at)
+    }
 }
 
 /// Invocations queued, in flight and done.
@@ -126,6 +143,8 @@ impl RuntimeState {
     pub fn enqueue(&self, request_id: String, invocation: Invocation) {
         {
             let mut inner = lock(&self.inner);
+            let at = inner.records.len();
+            inner.index.insert(request_id.clone(), at);
             inner.records.push(InvocationRecord {
                 request_id: request_id.clone(),
                 invocation,
@@ -143,11 +162,7 @@ impl RuntimeState {
 
     /// The record of one invocation.
     pub fn record(&self, request_id: &str) -> Option<InvocationRecord> {
-        lock(&self.inner)
-            .records
-            .iter()
-            .find(|r| r.request_id == request_id)
-            .cloned()
+        lock(&self.inner).get(request_id).cloned()
     }
 
     /// All invocation records, oldest first.
@@ -160,21 +175,32 @@ impl RuntimeState {
         lock(&self.inner).init_errors.clone()
     }
 
+    /// When each `invocation/next` request arrived, oldest first.
+    pub fn polls(&self) -> Vec<Instant> {
+        lock(&self.inner).polls.clone()
+    }
+
     /// Waits for the outcome of `request_id`, at most `timeout`.
     pub async fn wait_for_outcome(&self, request_id: &str, timeout: Duration) -> Option<Outcome> {
+        // Every completion wakes every waiter: clone only the outcome, not the record.
         wait::until(&self.completed, Some(timeout), || {
-            self.record(request_id).and_then(|r| r.outcome)
+            lock(&self.inner)
+                .get(request_id)
+                .and_then(|r| r.outcome.clone())
         })
         .await
+    }
+
+    /// Notes a `/next` request's arrival, before it waits for an invocation:
+    /// a process's first poll marks the end of its init.
+    fn polled(&self) {
+        lock(&self.inner).polls.push(Instant::now());
     }
 
     fn hand_out(&self) -> Option<HandedOut> {
         let mut inner = lock(&self.inner);
         let request_id = inner.queue.pop_front()?;
-        let record = inner
-            .records
-            .iter_mut()
-            .find(|r| r.request_id == request_id)?;
+        let record = inner.get_mut(&request_id)?;
         let deadline_ms = epoch_ms() + record.invocation.timeout.as_millis() as u64;
         record.handed_out_at = Some(Instant::now());
         record.deadline_ms = Some(deadline_ms);
@@ -191,9 +217,8 @@ impl RuntimeState {
         let known = {
             let mut inner = lock(&self.inner);
             match inner
-                .records
-                .iter_mut()
-                .find(|r| r.request_id == request_id && r.handed_out_at.is_some())
+                .get_mut(request_id)
+                .filter(|r| r.handed_out_at.is_some())
             {
                 Some(record) if record.outcome.is_some() => {
                     record.extra_outcomes += 1;
@@ -254,6 +279,7 @@ fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> Respons
 }
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
+    shared.runtime.polled();
     // No timeout, as in Lambda. If the client goes away meanwhile, hyper
     // notices the EOF and drops this future, so no invocation is lost to it.
     let Some(handed) =

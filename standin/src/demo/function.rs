@@ -1,6 +1,7 @@
-//! The Lambda binary as a child process of the demo: started with the
-//! stand-in's environment, its log lines shown with a prefix so a person can
-//! tell them from the demo's own output, and watched for a leaked response URL.
+//! The Lambda binary as a child process of the demo and the soak: started with
+//! the stand-in's environment. For the demo its log lines are shown with a
+//! prefix so a person can tell them from the demo's own output, and watched for
+//! a leaked response URL; the soak's hundreds of instances write to a file instead.
 
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
@@ -16,6 +17,18 @@ use crate::bucket::SIGNATURE;
 /// Variables passed through from the demo's own environment: logging and
 /// backtrace switches a person may want; everything else comes from the stand-in.
 const PASSED_THROUGH: [&str; 4] = ["PATH", "RUST_LOG", "RUST_BACKTRACE", "TZ"];
+
+/// Where the function's log lines go.
+#[derive(Debug)]
+pub enum Logs {
+    /// To the console, prefixed, and watched for a leaked response URL.
+    Console,
+    /// Appended as they are to this file (open it in append mode: several
+    /// processes may share it), which the caller can search afterwards.
+    File(std::fs::File),
+    /// Nowhere.
+    Discard,
+}
 
 /// The running function.
 pub struct Function {
@@ -48,14 +61,21 @@ fn pump(
 
 impl Function {
     /// Starts the binary at `path` with a Lambda-like environment `env`.
-    pub fn spawn(path: &Path, env: Vec<(String, String)>) -> std::io::Result<Self> {
+    pub fn spawn(path: &Path, env: Vec<(String, String)>, logs: Logs) -> std::io::Result<Self> {
+        let (stdout, stderr) = match logs {
+            Logs::Console => (Stdio::piped(), Stdio::piped()),
+            // Handing the file to the child costs no task per stream, which
+            // matters with hundreds of instances.
+            Logs::File(file) => (Stdio::from(file.try_clone()?), Stdio::from(file)),
+            Logs::Discard => (Stdio::null(), Stdio::null()),
+        };
         let mut command = Command::new(path);
         command
             .env_clear()
             .envs(env)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true);
         for name in PASSED_THROUGH {
             if let Some(value) = std::env::var_os(name) {
@@ -83,8 +103,19 @@ impl Function {
         self.child.wait().await
     }
 
+    /// The process id, while the process runs (to read its memory use from `/proc`).
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Whether the process has exited already (it should not have, while in use).
+    pub fn has_exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the process and waits for its last log lines to be shown;
-    /// returns whether any log line held the response URL's signature.
+    /// returns whether any log line shown held the response URL's signature
+    /// (always false for [`Logs::File`], whose file the caller searches itself).
     pub async fn stop(mut self) -> bool {
         let _ = self.child.kill().await;
         for pump in self.pumps.drain(..) {

@@ -4,7 +4,7 @@
 //! associations printed for a person to read.
 
 mod event;
-mod function;
+pub(crate) mod function;
 mod show;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::ids::IdGen;
 use crate::{Outcome, Standin};
-use function::Function;
+use function::{Function, Logs};
 
 /// The function's time limit per step.
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,7 +59,7 @@ pub async fn run(options: &DemoOptions) -> Result<bool, String> {
         "Stand-in for EKS, S3 and the Lambda Runtime API at {}",
         standin.url()
     );
-    let mut function = Function::spawn(&options.lambda, standin.function_env())
+    let mut function = Function::spawn(&options.lambda, standin.function_env(), Logs::Console)
         .map_err(|e| format!("cannot start {}: {e}", options.lambda.display()))?;
     println!("Started the function {}\n", options.lambda.display());
 
