@@ -6,7 +6,6 @@ use cfn_eks_pod_identity::event::Incoming;
 use cfn_eks_pod_identity::handler::{Handler, Mode, Settings};
 use lambda_runtime::{service_fn, LambdaEvent};
 use std::sync::Arc;
-use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -23,9 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_owned()),
     };
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .build()?;
+    let http = cfn_eks_pod_identity::delivery::http_client()?;
     let handler = Arc::new(Handler::new(Eks::new(config), http, settings));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {
