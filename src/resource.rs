@@ -120,15 +120,33 @@ async fn converge(
         tags_to_remove = ?changes.tags_to_remove,
         "updating in place"
     );
-    if !changes.settings.is_empty() {
-        association =
-            retry_iam_propagation(|| ctx.eks.update(&arn, &changes.settings, &ctx.token)).await?;
-    }
-    if !changes.tags_to_set.is_empty() {
-        ctx.eks.tag(&arn, &changes.tags_to_set).await?;
-    }
-    if !changes.tags_to_remove.is_empty() {
-        ctx.eks.untag(&arn, &changes.tags_to_remove).await?;
+    // The three calls touch different things, so they go out together: one round trip
+    // instead of three for an update that changes settings and tags.
+    let update = async {
+        if changes.settings.is_empty() {
+            return Ok(None);
+        }
+        retry_iam_propagation(|| ctx.eks.update(&arn, &changes.settings, &ctx.token))
+            .await
+            .map(Some)
+    };
+    let tag = async {
+        if changes.tags_to_set.is_empty() {
+            return Ok(());
+        }
+        ctx.eks.tag(&arn, &changes.tags_to_set).await
+    };
+    let untag = async {
+        if changes.tags_to_remove.is_empty() {
+            return Ok(());
+        }
+        ctx.eks.untag(&arn, &changes.tags_to_remove).await
+    };
+    let (updated, tagged, untagged) = tokio::join!(update, tag, untag);
+    tagged?;
+    untagged?;
+    if let Some(updated) = updated? {
+        association = updated;
     }
     Ok(Success {
         physical_id: association.arn.clone(),

@@ -137,14 +137,11 @@ async fn tag_only_update_uses_tag_calls_only() {
         tags.contains_key("cfn-eks-pod-identity/stack-id"),
         "ownership tags stay"
     );
-    assert_eq!(
-        h.eks_operations(),
-        vec![
-            "DescribePodIdentityAssociation",
-            "TagResource",
-            "UntagResource"
-        ]
-    );
+    // Describe first; the tag calls then go out together, in either order.
+    let mut operations = h.eks_operations();
+    assert_eq!(operations.remove(0), "DescribePodIdentityAssociation");
+    operations.sort();
+    assert_eq!(operations, vec!["TagResource", "UntagResource"]);
 }
 
 #[tokio::test]
@@ -345,4 +342,36 @@ async fn the_whole_lifecycle_leaves_nothing() {
     let response = h.send(&h.event("Delete", new, Some(&arn))).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert!(h.standin.associations().is_empty());
+}
+
+#[tokio::test]
+async fn settings_and_tags_change_in_one_update() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    let new = properties_with(json!({
+        "RoleArn": "arn:aws:iam::111122223333:role/payments-api-v2",
+        "Tags": [{"Key": "team", "Value": "billing"}],
+    }));
+    let response = h.send(&h.update(&arn, properties(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let updated = association(&h, &arn).unwrap();
+    assert_eq!(
+        updated.role_arn,
+        "arn:aws:iam::111122223333:role/payments-api-v2"
+    );
+    assert_eq!(
+        updated.tags.get("team").map(String::as_str),
+        Some("billing")
+    );
+    let mut operations = h.eks_operations();
+    operations.sort();
+    assert_eq!(
+        operations,
+        vec![
+            "DescribePodIdentityAssociation",
+            "TagResource",
+            "UpdatePodIdentityAssociation"
+        ]
+    );
 }
