@@ -175,13 +175,11 @@ impl Eks {
             .cluster_name(&arn.cluster)
             .association_id(&arn.id)
             .send()
-            .await;
-        match result {
-            Ok(output) => from_sdk(OP, &arn.region, output.association()).map(Some),
-            Err(e) => match EksError::from_sdk(OP, e) {
-                e if e.kind == ErrorKind::NotFound => Ok(None),
-                e => Err(e),
-            },
+            .await
+            .map_err(|e| EksError::from_sdk(OP, e));
+        match absent_if_not_found(result)? {
+            Some(output) => from_sdk(OP, &arn.region, output.association()).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -218,14 +216,9 @@ impl Eks {
             .cluster_name(&arn.cluster)
             .association_id(&arn.id)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => match EksError::from_sdk(OP, e) {
-                e if e.kind == ErrorKind::NotFound => Ok(false),
-                e => Err(e),
-            },
-        }
+            .await
+            .map_err(|e| EksError::from_sdk(OP, e));
+        Ok(absent_if_not_found(result)?.is_some())
     }
 
     /// ListPodIdentityAssociations for one service account: the ARNs found (at most one, as
@@ -239,18 +232,17 @@ impl Eks {
             .namespace(&placement.namespace)
             .service_account(&placement.service_account)
             .send()
-            .await;
-        match result {
-            Ok(output) => Ok(output
-                .associations()
-                .iter()
-                .filter_map(|a| a.association_arn().and_then(AssociationArn::parse))
-                .collect()),
-            Err(e) => match EksError::from_sdk(OP, e) {
-                e if e.kind == ErrorKind::NotFound => Ok(Vec::new()),
-                e => Err(e),
-            },
-        }
+            .await
+            .map_err(|e| EksError::from_sdk(OP, e));
+        Ok(absent_if_not_found(result)?
+            .map(|output| {
+                output
+                    .associations()
+                    .iter()
+                    .filter_map(|a| a.association_arn().and_then(AssociationArn::parse))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// TagResource: adds or changes these tags.
@@ -279,6 +271,15 @@ impl Eks {
             .await
             .map(|_| ())
             .map_err(|e| EksError::from_sdk("UntagResource", e))
+    }
+}
+
+/// A missing association or cluster is an answer, not an error, for the calls that look.
+fn absent_if_not_found<T>(result: Result<T, EksError>) -> Result<Option<T>, EksError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
