@@ -102,36 +102,34 @@ impl Changes {
     }
 }
 
-/// Whether an Update must create a new association instead of changing the one named by its
-/// PhysicalResourceId, judged from the ARN alone (region and cluster).
-pub fn replacement_by_arn(
+/// The association an Update may keep, judged from its PhysicalResourceId alone (region and
+/// cluster are in the ARN), or why it must create a new one.
+pub fn keep_by_arn(
     desired: &DesiredAssociation,
-    current: Option<&AssociationArn>,
-) -> Option<Replacement> {
+    current: Option<AssociationArn>,
+) -> Result<AssociationArn, Replacement> {
     match current {
-        None => Some(Replacement::Missing),
+        None => Err(Replacement::Missing),
         Some(arn)
             if arn.region != desired.placement.region
                 || arn.cluster != desired.placement.cluster =>
         {
-            Some(Replacement::PlacementChanged)
+            Err(Replacement::PlacementChanged)
         }
-        Some(_) => None,
+        Some(arn) => Ok(arn),
     }
 }
 
-/// Whether an Update must create a new association, judged from what EKS reports (`None`:
-/// the association is gone).
-pub fn replacement_by_state(
+/// The association an Update may keep, judged from what EKS reports (`None`: it is gone),
+/// or why it must create a new one.
+pub fn keep_by_state(
     desired: &DesiredAssociation,
-    actual: Option<&Association>,
-) -> Option<Replacement> {
+    actual: Option<Association>,
+) -> Result<Association, Replacement> {
     match actual {
-        None => Some(Replacement::Missing),
-        Some(actual) if actual.placement != desired.placement => {
-            Some(Replacement::PlacementChanged)
-        }
-        Some(_) => None,
+        None => Err(Replacement::Missing),
+        Some(actual) if actual.placement != desired.placement => Err(Replacement::PlacementChanged),
+        Some(actual) => Ok(actual),
     }
 }
 
@@ -307,23 +305,24 @@ mod tests {
     fn replacement_rules() {
         let d = desired();
         let arn = AssociationArn::parse(&actual().arn).unwrap();
-        assert_eq!(replacement_by_arn(&d, Some(&arn)), None);
-        assert_eq!(replacement_by_arn(&d, None), Some(Replacement::Missing));
+        assert_eq!(keep_by_arn(&d, Some(arn.clone())), Ok(arn.clone()));
+        assert_eq!(keep_by_arn(&d, None), Err(Replacement::Missing));
         let mut moved = d.clone();
         moved.placement.region = "eu-west-1".into();
         assert_eq!(
-            replacement_by_arn(&moved, Some(&arn)),
-            Some(Replacement::PlacementChanged)
+            keep_by_arn(&moved, Some(arn.clone())),
+            Err(Replacement::PlacementChanged)
         );
+        // A namespace is not in the ARN: only EKS's answer tells.
         let mut renamed = d.clone();
         renamed.placement.namespace = "billing".into();
-        assert_eq!(replacement_by_arn(&renamed, Some(&arn)), None);
+        assert_eq!(keep_by_arn(&renamed, Some(arn.clone())), Ok(arn));
         assert_eq!(
-            replacement_by_state(&renamed, Some(&actual())),
-            Some(Replacement::PlacementChanged)
+            keep_by_state(&renamed, Some(actual())),
+            Err(Replacement::PlacementChanged)
         );
-        assert_eq!(replacement_by_state(&d, Some(&actual())), None);
-        assert_eq!(replacement_by_state(&d, None), Some(Replacement::Missing));
+        assert_eq!(keep_by_state(&d, Some(actual())), Ok(actual()));
+        assert_eq!(keep_by_state(&d, None), Err(Replacement::Missing));
     }
 
     #[test]

@@ -5,9 +5,7 @@ use crate::arn::AssociationArn;
 use crate::backoff::Backoff;
 use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
-use crate::plan::{
-    changes, replacement_by_arn, replacement_by_state, Association, Owner, Replacement,
-};
+use crate::plan::{changes, keep_by_arn, keep_by_state, Association, Owner, Replacement};
 use crate::properties::DesiredAssociation;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -84,20 +82,14 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
         .physical_resource_id
         .as_deref()
         .and_then(AssociationArn::parse);
-    if let Some(why) = replacement_by_arn(&desired, current.as_ref()) {
-        return replace(ctx, &desired, why).await;
-    }
-    let Some(arn) = current else {
-        return replace(ctx, &desired, Replacement::Missing).await;
+    let arn = match keep_by_arn(&desired, current) {
+        Ok(arn) => arn,
+        Err(why) => return replace(ctx, &desired, why).await,
     };
-    let actual = ctx.eks.describe(&arn).await?;
-    if let Some(why) = replacement_by_state(&desired, actual.as_ref()) {
-        return replace(ctx, &desired, why).await;
-    }
-    let Some(association) = actual else {
-        return replace(ctx, &desired, Replacement::Missing).await;
+    let association = match keep_by_state(&desired, ctx.eks.describe(&arn).await?) {
+        Ok(association) => association,
+        Err(why) => return replace(ctx, &desired, why).await,
     };
-
     converge(ctx, &desired, association).await
 }
 
