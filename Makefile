@@ -10,13 +10,15 @@ CFN_LINT_VERSION := 1.58.0
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIG_VERSION := 0.17.1
 CDK     := examples/cdk
+# Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
+TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
 .PHONY: run test lint fmt build fuzz soak bench deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
 	$(CARGO) build --workspace --bins
-	$(CARGO) run --quiet -p standin --bin cfn-standin -- demo --lambda target/debug/cfn-eks-pod-identity --events events
+	$(CARGO) run --quiet -p standin --bin cfn-standin -- demo --lambda $(TARGET)/debug/cfn-eks-pod-identity --events events
 
 ## test: every check: formatting, clippy, unit, end-to-end, AWS CLI wire format, template lint
 test: $(VENV)/.installed
@@ -30,7 +32,8 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed build $(CDK)/node_modules/.installed
 	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml examples/sam/*.yaml
 	rm -rf $(CDK)/cdk.out
-	cd $(CDK) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet
+	cd $(CDK) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet \
+		-c bootstrapDir=$(TARGET)/lambda/cfn-eks-pod-identity
 	$(VENV)/bin/cfn-lint $(CDK)/cdk.out/*.template.json
 
 $(CDK)/node_modules/.installed: $(CDK)/package-lock.json
@@ -41,7 +44,7 @@ $(CDK)/node_modules/.installed: $(CDK)/package-lock.json
 build: $(VENV)/.build-tools
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --bin cfn-eks-pod-identity
-	@ls -l target/lambda/cfn-eks-pod-identity/bootstrap
+	@ls -l $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap
 
 ## bench: the release function next to a floor (floor/: a bare lambda_runtime function that only
 ## PUTs its response), both run through the local Runtime API: cold start, warm latency of Create,
@@ -51,9 +54,9 @@ build: $(VENV)/.build-tools
 bench: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
 	$(CARGO) build --release --workspace --bins
-	target/release/cfn-bench --function target/release/cfn-eks-pod-identity --floor target/release/bench-floor \
-		--bootstrap target/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap target/lambda/bench-floor/bootstrap \
-		--out target/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
+	$(TARGET)/release/cfn-bench --function $(TARGET)/release/cfn-eks-pod-identity --floor $(TARGET)/release/bench-floor \
+		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap $(TARGET)/lambda/bench-floor/bootstrap \
+		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
 
 ## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
 ## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/
@@ -72,8 +75,8 @@ SOAK_INSTANCES ?= 300
 SOAK_STACKS ?= 3000
 soak:
 	$(CARGO) build --release --workspace --bins
-	target/release/cfn-standin soak --lambda target/release/cfn-eks-pod-identity \
-		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log target/soak-lambda.log
+	$(TARGET)/release/cfn-standin soak --lambda $(TARGET)/release/cfn-eks-pod-identity \
+		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log $(TARGET)/soak-lambda.log
 
 ## deploy: deploy template.yaml with the SAM CLI (needs AWS credentials; see README)
 deploy:
