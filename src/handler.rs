@@ -146,7 +146,7 @@ impl Handler {
             let work = {
                 let (handler, request, progress) =
                     (self.clone(), request.clone(), progress.clone());
-                async move { handler.operate(&request, progress).await }
+                async move { handler.run_operation(&request, progress).await }
             };
             let outcome = supervise(work, deadline).await;
             let response = decide(&request, outcome, &progress);
@@ -170,7 +170,12 @@ impl Handler {
         })
     }
 
-    async fn operate(&self, request: &Request, progress: Progress) -> Result<Success, Failure> {
+    /// The resource operation for this event, with the shared clients lent to it.
+    async fn run_operation(
+        &self,
+        request: &Request,
+        progress: Progress,
+    ) -> Result<Success, Failure> {
         let ctx = Context {
             eks: &self.eks,
             default_region: &self.settings.default_region,

@@ -176,12 +176,7 @@ async fn namespace_change_is_a_replacement() {
         .await;
     assert_eq!(response["Status"], "SUCCESS");
     assert_eq!(response["PhysicalResourceId"], old_arn.as_str());
-    let left: Vec<String> = h
-        .standin
-        .associations()
-        .into_iter()
-        .map(|a| a.association_arn)
-        .collect();
+    let left = h.association_arns();
     assert_eq!(left, vec![new_arn.to_owned()]);
 }
 

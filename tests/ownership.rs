@@ -150,12 +150,7 @@ async fn rollback_of_a_replacement_returns_to_the_original_association() {
     );
     // Rollback cleanup deletes the replacement.
     h.send(&h.event("Delete", moved, Some(&new_arn))).await;
-    let left: Vec<String> = h
-        .standin
-        .associations()
-        .into_iter()
-        .map(|a| a.association_arn)
-        .collect();
+    let left = h.association_arns();
     assert_eq!(left, vec![original.clone()]);
     h.send(&h.event("Delete", properties(), Some(&original)))
         .await;

@@ -315,7 +315,12 @@ async fn response(
 ) -> Response {
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    if shared.runtime.complete(&id, Outcome::Response(value)) {
+    complete(&shared, &id, Outcome::Response(value))
+}
+
+/// Records an invocation's outcome; an id that was never handed out is refused as Lambda does.
+fn complete(shared: &Shared, id: &str, outcome: Outcome) -> Response {
+    if shared.runtime.complete(id, outcome) {
         accepted()
     } else {
         runtime_error(
@@ -356,21 +361,14 @@ async fn error(
     body: Bytes,
 ) -> Response {
     let (error_type, message) = error_report(&headers, &body);
-    if shared.runtime.complete(
+    complete(
+        &shared,
         &id,
         Outcome::Error {
             error_type,
             message,
         },
-    ) {
-        accepted()
-    } else {
-        runtime_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            "Invalid request ID",
-        )
-    }
+    )
 }
 
 async fn init_error(

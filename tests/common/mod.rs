@@ -189,6 +189,15 @@ impl Harness {
         }
     }
 
+    /// The ARNs of every association the stand-in holds.
+    pub fn association_arns(&self) -> Vec<String> {
+        self.standin
+            .associations()
+            .into_iter()
+            .map(|a| a.association_arn)
+            .collect()
+    }
+
     /// The names of the EKS operations called so far.
     pub fn eks_operations(&self) -> Vec<String> {
         self.standin
