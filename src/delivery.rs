@@ -22,28 +22,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest pause between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
-/// The HTTP client for the response PUT.
-///
-/// Its trust store is the compiled-in Mozilla root set rather than the system's: the
-/// ResponseURL is always an AWS S3 host, whose roots it holds, and the AWS SDK has already
-/// read the system's certificates once during start-up; reading them a second time here
-/// cost about 7 ms of every cold start (`make bench`). The crypto provider is the one the
-/// SDK uses, so there is one TLS stack in the process.
-pub fn http_client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .connect_timeout(Duration::from_secs(5))
-        .build()?)
-}
-
 /// A ResponseURL that passed the host check. Its `Display` leaves out the query string.
 #[derive(Clone)]
 pub struct ResponseUrl(Url);
@@ -177,11 +155,6 @@ pub async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_http_client_builds_with_its_own_roots() {
-        assert!(http_client().is_ok());
-    }
 
     #[test]
     fn accepts_s3_hosts_over_https() {

@@ -85,12 +85,13 @@ impl EksError {
 /// CloudFormation waits up to an hour, but it must answer before the Lambda deadline. Five
 /// attempts with exponential backoff capped at 10 s ride out throttling and 5xx bursts in
 /// well under a minute; each attempt may take 20 s, so a hung connection is retried rather
-/// than left to the deadline guard.
-pub async fn load_config() -> aws_config::SdkConfig {
+/// than left to the deadline guard. The SDK sends through `http`, the process's one client.
+pub async fn load_config(http: reqwest::Client) -> aws_config::SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::http::SdkHttpClient::new(http))
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(5)
@@ -99,7 +100,7 @@ pub async fn load_config() -> aws_config::SdkConfig {
         )
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
+                .connect_timeout(crate::http::CONNECT_TIMEOUT)
                 .operation_attempt_timeout(Duration::from_secs(20))
                 .build(),
         )

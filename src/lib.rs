@@ -7,6 +7,7 @@
 //! - [`plan`] decides what must change, in pure functions;
 //! - [`resource`] runs Create, Update and Delete, calling [`eks`] (outbound EKS calls);
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
+//! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT;
 //! - [`handler`] ties them together and guarantees one answer per event;
 //! - [`logging`] sets up Lambda's log format without leaking the ResponseURL.
 
@@ -16,6 +17,7 @@ pub mod delivery;
 pub mod eks;
 pub mod event;
 pub mod handler;
+pub mod http;
 pub mod logging;
 pub mod plan;
 pub mod properties;

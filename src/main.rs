@@ -11,7 +11,9 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     cfn_eks_pod_identity::logging::init();
 
-    let config = cfn_eks_pod_identity::eks::load_config().await;
+    // One HTTP client for everything: the SDK's EKS calls and the response PUT.
+    let http = cfn_eks_pod_identity::http::client()?;
+    let config = cfn_eks_pod_identity::eks::load_config(http.clone()).await;
     let settings = Settings {
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
         forced_mode: forced_mode(),
@@ -22,7 +24,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".to_owned()),
     };
-    let http = cfn_eks_pod_identity::delivery::http_client()?;
     let handler = Arc::new(Handler::new(Eks::new(config), http, settings));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {

@@ -1,0 +1,242 @@
+//! The one HTTP client of the process, used both for the response PUT and, through
+//! [`SdkHttpClient`], by the AWS SDK for its EKS calls.
+//!
+//! One client means one TLS stack, one crypto provider and one trust store in the binary
+//! rather than two (the SDK's default client brings its own hyper, rustls and a read of the
+//! system's certificates), which is most of what separated this function's cold start, size
+//! and memory from a bare Lambda function (`make bench`).
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a TCP and TLS connection may take to open, for EKS and S3 alike.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builds the process's HTTP client.
+///
+/// Its trust store is the compiled-in Mozilla root set rather than the system's: the hosts it
+/// talks to are AWS endpoints (EKS, S3), whose roots it holds, and reading the system's
+/// certificates cost about 7 ms of every cold start.
+pub fn client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()?)
+}
+
+/// The process's HTTP client, lent to the AWS SDK.
+///
+/// The SDK's own connect timeout setting is not applied per request (reqwest has none per
+/// request); the client's is [`CONNECT_TIMEOUT`], which is also what the SDK is configured
+/// with. The SDK bounds each attempt as a whole itself.
+#[derive(Debug, Clone)]
+pub struct SdkHttpClient(reqwest::Client);
+
+impl SdkHttpClient {
+    /// Lends `client` to the SDK.
+    pub fn new(client: reqwest::Client) -> SdkHttpClient {
+        SdkHttpClient(client)
+    }
+}
+
+impl HttpClient for SdkHttpClient {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(Connector(self.0.clone()))
+    }
+}
+
+#[derive(Debug)]
+struct Connector(reqwest::Client);
+
+impl HttpConnector for Connector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let client = self.0.clone();
+        HttpConnectorFuture::new(async move { send(&client, request).await })
+    }
+}
+
+/// Sends one SDK request and reads the whole response: EKS answers are small JSON documents,
+/// and the SDK parses them only once complete.
+async fn send(
+    client: &reqwest::Client,
+    request: HttpRequest,
+) -> Result<HttpResponse, ConnectorError> {
+    let method = reqwest::Method::from_bytes(request.method().as_bytes())
+        .map_err(|e| ConnectorError::user(e.into()))?;
+    let mut outgoing = client.request(method, request.uri());
+    for (name, value) in request.headers() {
+        outgoing = outgoing.header(name, value);
+    }
+    // The SDK's EKS requests are serialised JSON, always in memory; a streaming body would
+    // be a programming error here, reported to the SDK rather than sent empty.
+    let body = request
+        .body()
+        .bytes()
+        .ok_or_else(|| ConnectorError::user("streaming request bodies are not supported".into()))?
+        .to_vec();
+    let response = outgoing.body(body).send().await.map_err(connector_error)?;
+
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    // Reading the body fails only when the connection does (no decoding is configured), so
+    // such a failure is a broken connection, retried like one.
+    let bytes = response.bytes().await.map_err(|e| match e.is_timeout() {
+        true => ConnectorError::timeout(e.into()),
+        false => ConnectorError::io(e.into()),
+    })?;
+    let mut answer = HttpResponse::new(
+        status
+            .try_into()
+            .map_err(|e| ConnectorError::other(Box::new(e), None))?,
+        SdkBody::from(bytes),
+    );
+    for (name, value) in &headers {
+        if let Ok(value) = value.to_str() {
+            answer
+                .headers_mut()
+                .append(name.as_str().to_owned(), value.to_owned());
+        }
+    }
+    Ok(answer)
+}
+
+/// Sorts a transport failure the way the SDK's retry policy expects: timeouts and broken
+/// connections are transient and retried; anything else is not.
+fn connector_error(error: reqwest::Error) -> ConnectorError {
+    if error.is_timeout() {
+        ConnectorError::timeout(error.into())
+    } else if error.is_connect() || error.is_request() || error.is_body() {
+        ConnectorError::io(error.into())
+    } else {
+        ConnectorError::other(error.into(), None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn sdk_request(uri: &str, body: &'static str) -> HttpRequest {
+        let mut request = HttpRequest::new(SdkBody::from(body));
+        request.set_method("POST").unwrap();
+        request.set_uri(uri).unwrap();
+        request
+            .headers_mut()
+            .insert("x-amz-target", "CreatePodIdentityAssociation");
+        request
+    }
+
+    #[test]
+    fn the_client_builds_with_its_own_roots() {
+        assert!(client().is_ok());
+    }
+
+    #[tokio::test]
+    async fn carries_the_sdk_request_and_the_whole_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // Read until the 7-byte body has arrived after the headers.
+            while !String::from_utf8_lossy(&seen).ends_with("{\"a\":1}") {
+                let n = socket.read(&mut buffer).await.unwrap();
+                assert!(n > 0, "the client closed before sending its body");
+                seen.extend_from_slice(&buffer[..n]);
+            }
+            let answer = "HTTP/1.1 409 Conflict\r\ncontent-length: 17\r\nx-amzn-errortype: ResourceInUseException\r\n\r\n{\"message\":\"in\"}\n";
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8(seen).unwrap()
+        });
+
+        let response = send(
+            &client().unwrap(),
+            sdk_request(
+                &format!("http://{address}/clusters/c/pod-identity-associations"),
+                "{\"a\":1}",
+            ),
+        )
+        .await
+        .unwrap();
+        let seen = server.await.unwrap().to_ascii_lowercase();
+
+        assert!(
+            seen.starts_with("post /clusters/c/pod-identity-associations http/1.1\r\n"),
+            "{seen}"
+        );
+        assert!(
+            seen.contains("x-amz-target: createpodidentityassociation\r\n"),
+            "{seen}"
+        );
+        assert!(seen.contains("content-length: 7\r\n"), "{seen}");
+        assert_eq!(response.status().as_u16(), 409);
+        assert_eq!(
+            response.headers().get("x-amzn-errortype"),
+            Some("ResourceInUseException")
+        );
+        assert_eq!(
+            response.body().bytes(),
+            Some(&b"{\"message\":\"in\"}\n"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_retryable_io_error() {
+        // Bind and drop, so that the port is (almost certainly) closed.
+        let address = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let error = send(
+            &client().unwrap(),
+            sdk_request(&format!("http://{address}/"), "{}"),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_mid_answer_is_a_retryable_io_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"trunc")
+                .await;
+        });
+        let error = send(
+            &client().unwrap(),
+            sdk_request(&format!("http://{address}/"), "{}"),
+        )
+        .await
+        .unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+}
