@@ -87,10 +87,13 @@ impl EksError {
 /// well under a minute; each attempt may take 20 s, so a hung connection is retried rather
 /// than left to the deadline guard. The SDK sends through `http`, the process's one client.
 pub async fn load_config(http: reqwest::Client) -> aws_config::SdkConfig {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     use std::time::Duration;
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(crate::http::SdkHttpClient::new(http))
         .retry_config(
             RetryConfig::standard()
@@ -103,9 +106,45 @@ pub async fn load_config(http: reqwest::Client) -> aws_config::SdkConfig {
                 .connect_timeout(crate::http::CONNECT_TIMEOUT)
                 .operation_attempt_timeout(Duration::from_secs(20))
                 .build(),
-        )
-        .load()
-        .await
+        );
+    let answered =
+        Answered::by(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()));
+    if answered.credentials {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    if answered.region {
+        loader = loader.region(EnvironmentVariableRegionProvider::new());
+    }
+    loader.load().await
+}
+
+/// Which of the SDK's default provider chains the environment already answers.
+///
+/// Lambda puts the execution role's credentials and the region in environment variables,
+/// and the default chains look there first, so taking them from there directly changes no
+/// outcome. It does skip building the chains' other providers: the web identity provider
+/// with its own STS client, and two IMDS clients, which were half of this function's start-up
+/// (`make bench`). Where the environment holds neither (a laptop with a profile), the
+/// default chains run as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    /// `AWS_ACCESS_KEY_ID` and a secret key are set and not blank (the rule of the SDK's
+    /// environment provider).
+    pub credentials: bool,
+    /// `AWS_REGION` or `AWS_DEFAULT_REGION` is set.
+    pub region: bool,
+}
+
+impl Answered {
+    /// Reads the variables through `var`, which returns a variable's value if it is set.
+    pub fn by(var: impl Fn(&str) -> Option<String>) -> Answered {
+        let filled = |name: &str| var(name).is_some_and(|value| !value.trim().is_empty());
+        Answered {
+            credentials: filled("AWS_ACCESS_KEY_ID")
+                && (filled("AWS_SECRET_ACCESS_KEY") || filled("AWS_SECRET_KEY")),
+            region: var("AWS_REGION").is_some() || var("AWS_DEFAULT_REGION").is_some(),
+        }
+    }
 }
 
 /// EKS clients, one per region, all built from the configuration loaded once at start-up.
@@ -321,4 +360,82 @@ fn from_sdk(
             .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(vars: &[(&str, &str)]) -> Answered {
+        Answered::by(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn lambdas_environment_answers_both() {
+        let lambda = answered(&[
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        assert_eq!(
+            lambda,
+            Answered {
+                credentials: true,
+                region: true
+            }
+        );
+        let legacy = answered(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_KEY", "secret"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ]);
+        assert_eq!(
+            legacy,
+            Answered {
+                credentials: true,
+                region: true
+            }
+        );
+    }
+
+    #[test]
+    fn anything_less_leaves_the_default_chains() {
+        assert_eq!(
+            answered(&[]),
+            Answered {
+                credentials: false,
+                region: false
+            }
+        );
+        let profile_only = answered(&[("AWS_PROFILE", "dev"), ("AWS_ACCESS_KEY_ID", "AKID")]);
+        assert_eq!(
+            profile_only,
+            Answered {
+                credentials: false,
+                region: false
+            }
+        );
+        let blank = answered(&[
+            ("AWS_ACCESS_KEY_ID", " "),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ]);
+        assert!(!blank.credentials);
+        let web_identity = answered(&[
+            ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
+            ("AWS_REGION", "us-east-1"),
+        ]);
+        assert_eq!(
+            web_identity,
+            Answered {
+                credentials: false,
+                region: true
+            }
+        );
+    }
 }

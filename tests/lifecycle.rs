@@ -370,3 +370,32 @@ async fn settings_and_tags_change_in_one_update() {
         ]
     );
 }
+
+#[tokio::test]
+async fn outside_lambda_credentials_and_region_come_from_the_profile_files() {
+    // Lambda's environment variables answer credentials and region directly; anywhere else
+    // the SDK's default chains must still find them, here in the shared files.
+    let dir = std::env::temp_dir().join(format!("cfn-eks-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let credentials = dir.join("credentials");
+    let config = dir.join("config");
+    std::fs::write(
+        &credentials,
+        "[default]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
+    let h = Harness::start_with(&[
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_REGION", ""),
+        ("AWS_DEFAULT_REGION", ""),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+    ])
+    .await;
+
+    let arn = h.create(properties()).await;
+    assert!(arn.starts_with("arn:aws:eks:eu-west-1:"), "{arn}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
