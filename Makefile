@@ -50,10 +50,13 @@ build: $(VENV)/.build-tools
 ## PUTs its response), both run through the local Runtime API: cold start, warm latency of Create,
 ## Update and Delete, peak memory and its growth, arm64 bootstrap size. Prints the table and
 ## writes target/bench/report.json. Timings come from this machine's release binaries, sizes
-## from the arm64 bootstraps (each built on its own, as deployed).
+## from the arm64 bootstraps (each built on its own, as deployed). The x86 function and floor are
+## built apart from the bench driver, so that the stand-in's dependency features (axum, a
+## multi-threaded tokio) do not leak into the binaries being measured.
 bench: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release --bin cfn-eks-pod-identity --bin bench-floor
+	$(CARGO) build --release -p standin --bin cfn-bench
 	$(TARGET)/release/cfn-bench --function $(TARGET)/release/cfn-eks-pod-identity --floor $(TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap $(TARGET)/lambda/bench-floor/bootstrap \
 		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
@@ -74,7 +77,8 @@ fuzz:
 SOAK_INSTANCES ?= 300
 SOAK_STACKS ?= 3000
 soak:
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release --bin cfn-eks-pod-identity --bin bench-floor
+	$(CARGO) build --release -p standin --bin cfn-bench
 	$(TARGET)/release/cfn-standin soak --lambda $(TARGET)/release/cfn-eks-pod-identity \
 		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log $(TARGET)/soak-lambda.log
 

@@ -15,7 +15,7 @@ usage:
   cfn-bench --function PATH --floor PATH --bootstrap PATH [--floor-bootstrap PATH]
             [--out FILE] [--cold-starts N] [--cycles N] [--label TEXT]
       Run the function at PATH and the floor, both built for this machine, through
-      N fresh starts each (default 30) and N warm Create, Update, Delete cycles each
+      N fresh starts each (default 100) and N warm Create, Update, Delete cycles each
       (default 1000: 3,000 events, long enough for the leak check to tell a leak from
       allocator noise), and read the arm64 bootstraps' sizes.
       Prints the table and writes it as JSON to FILE (default target/bench/report.json),
@@ -28,7 +28,7 @@ fn parse(args: &[String]) -> Result<Option<(BenchOptions, PathBuf)>, String> {
         floor: PathBuf::new(),
         bootstrap: PathBuf::new(),
         floor_bootstrap: None,
-        cold_starts: 30,
+        cold_starts: 100,
         cycles: 1000,
         label: None,
     };
@@ -122,7 +122,7 @@ mod tests {
         let (options, out) = parsed.unwrap();
         assert_eq!(options.function, PathBuf::from("f"));
         assert_eq!(options.cycles, 10);
-        assert_eq!(options.cold_starts, 30);
+        assert_eq!(options.cold_starts, 100);
         assert_eq!(options.floor_bootstrap, None);
         assert_eq!(out, PathBuf::from("target/bench/report.json"));
         assert!(parse(&args("--help")).unwrap().is_none());
