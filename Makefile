@@ -55,7 +55,7 @@ build: $(VENV)/.build-tools
 ## multi-threaded tokio) do not leak into the binaries being measured.
 bench: build
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
-	$(CARGO) build --release --bin cfn-eks-pod-identity --bin bench-floor
+	$(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
 	$(CARGO) build --release -p standin --bin cfn-bench
 	$(TARGET)/release/cfn-bench --function $(TARGET)/release/cfn-eks-pod-identity --floor $(TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap $(TARGET)/lambda/bench-floor/bootstrap \
@@ -77,8 +77,7 @@ fuzz:
 SOAK_INSTANCES ?= 300
 SOAK_STACKS ?= 3000
 soak:
-	$(CARGO) build --release --bin cfn-eks-pod-identity --bin bench-floor
-	$(CARGO) build --release -p standin --bin cfn-bench
+	$(CARGO) build --release --workspace --bins
 	$(TARGET)/release/cfn-standin soak --lambda $(TARGET)/release/cfn-eks-pod-identity \
 		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log $(TARGET)/soak-lambda.log
 
