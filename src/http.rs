@@ -13,21 +13,38 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::warn;
 
 /// How long a TCP and TLS connection may take to open, for EKS and S3 alike.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Builds the process's HTTP client, trusting also the certificates in the PEM file that
+/// `SSL_CERT_FILE` names, if it does.
+pub fn client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
+    let extra = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    client_trusting(extra.as_deref())
+}
 
 /// Builds the process's HTTP client.
 ///
 /// Its trust store is the compiled-in Mozilla root set rather than the system's: the hosts it
 /// talks to are AWS endpoints (EKS, S3), whose roots it holds, and reading the system's
-/// certificates cost about 7 ms of every cold start.
-pub fn client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
-    let roots = rustls::RootCertStore {
+/// certificates cost about 7 ms of every cold start. The certificates in `extra` are added,
+/// for an endpoint behind a private certificate authority. A file that cannot be read, or a
+/// certificate in it that cannot be used, is logged and skipped rather than failing the
+/// start-up: a function that does not start answers no event, and leaves every stack waiting.
+pub fn client_trusting(
+    extra: Option<&Path>,
+) -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = extra {
+        add_certificates(&mut roots, path);
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -37,6 +54,33 @@ pub fn client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sy
         .tls_backend_preconfigured(tls)
         .connect_timeout(CONNECT_TIMEOUT)
         .build()?)
+}
+
+/// Adds the PEM certificates in `path` to `roots`, warning about what it cannot use.
+fn add_certificates(roots: &mut rustls::RootCertStore, path: &Path) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let shown = path.display();
+    let certificates = match CertificateDer::pem_file_iter(path) {
+        Ok(certificates) => certificates,
+        Err(error) => {
+            warn!(file = %shown, %error, "SSL_CERT_FILE cannot be read; trusting the built-in roots only");
+            return;
+        }
+    };
+    let mut added = 0;
+    for certificate in certificates {
+        match certificate
+            .map_err(|e| e.to_string())
+            .and_then(|c| roots.add(c).map_err(|e| e.to_string()))
+        {
+            Ok(()) => added += 1,
+            Err(error) => warn!(file = %shown, %error, "a certificate in SSL_CERT_FILE is skipped"),
+        }
+    }
+    if added == 0 {
+        warn!(file = %shown, "SSL_CERT_FILE holds no usable certificate");
+    }
 }
 
 /// The process's HTTP client, lent to the AWS SDK.
@@ -166,17 +210,55 @@ mod tests {
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                // The handshake fails on the client's side; nothing more to serve.
-                let _ = acceptor.accept(socket).await;
+                // Whoever completes the handshake gets an empty answer to one request.
+                if let Ok(mut tls) = acceptor.accept(socket).await {
+                    let mut buffer = [0u8; 4096];
+                    let _ = tls.read(&mut buffer).await;
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                        .await;
+                    let _ = tls.shutdown().await;
+                }
             }
         });
         address
     }
 
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    #[tokio::test]
+    async fn trusts_the_certificates_of_ssl_cert_file_too() {
+        let port = self_signed_tls_server().await.port();
+        let trusting = client_trusting(Some(&fixture("localhost.crt"))).unwrap();
+        let response = trusting
+            .get(format!("https://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_ssl_cert_file_is_skipped_not_fatal() {
+        let port = self_signed_tls_server().await.port();
+        for unusable in [fixture("missing.crt"), fixture("localhost.key")] {
+            let client = client_trusting(Some(&unusable)).unwrap();
+            let refused = client
+                .get(format!("https://localhost:{port}/"))
+                .send()
+                .await;
+            assert!(refused.is_err(), "{unusable:?}");
+        }
+    }
+
     #[tokio::test]
     async fn speaks_tls_and_trusts_only_its_roots() {
         let port = self_signed_tls_server().await.port();
-        let error = client()
+        let error = client_trusting(None)
             .unwrap()
             .get(format!("https://localhost:{port}/"))
             .send()
