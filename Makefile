@@ -13,7 +13,7 @@ CDK     := examples/cdk
 # Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: run test lint fmt build fuzz soak bench deploy clean-venv
+.PHONY: run test lint fmt build fuzz soak bench bench-bootstraps bench-binaries deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
@@ -53,13 +53,21 @@ build: $(VENV)/.build-tools
 ## from the arm64 bootstraps (each built on its own, as deployed). The x86 function and floor are
 ## built apart from the bench driver, so that the stand-in's dependency features (axum, a
 ## multi-threaded tokio) do not leak into the binaries being measured.
-bench: build
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
-	$(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
-	$(CARGO) build --release -p standin --bin cfn-bench
-	$(TARGET)/release/cfn-bench --function $(TARGET)/release/cfn-eks-pod-identity --floor $(TARGET)/release/bench-floor \
+## The arm64 and x86 builds run side by side, in their own target directories: each spends
+## minutes on one core (the AWS SDK crate, the fat-LTO link), and together they fill both.
+BENCH_TARGET = $(TARGET)/bench-x86
+bench: $(VENV)/.build-tools
+	$(MAKE) --no-print-directory -j2 bench-bootstraps bench-binaries
+	$(BENCH_TARGET)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap $(TARGET)/lambda/bench-floor/bootstrap \
 		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
+
+bench-bootstraps: build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
+
+bench-binaries:
+	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
+	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p standin --bin cfn-bench
 
 ## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
 ## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/
