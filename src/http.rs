@@ -293,7 +293,7 @@ mod tests {
         });
 
         let response = send(
-            &client().unwrap(),
+            &client_trusting(None).unwrap(),
             sdk_request(
                 &format!("http://{address}/clusters/c/pod-identity-associations"),
                 "{\"a\":1}",
@@ -323,6 +323,13 @@ mod tests {
         );
     }
 
+    async fn failed_sdk_request(address: std::net::SocketAddr) -> ConnectorError {
+        let request = sdk_request(&format!("http://{address}/"), "{}");
+        send(&client_trusting(None).unwrap(), request)
+            .await
+            .unwrap_err()
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_a_retryable_io_error() {
         // Bind and drop, so that the port is (almost certainly) closed.
@@ -331,12 +338,7 @@ mod tests {
             .unwrap()
             .local_addr()
             .unwrap();
-        let error = send(
-            &client().unwrap(),
-            sdk_request(&format!("http://{address}/"), "{}"),
-        )
-        .await
-        .unwrap_err();
+        let error = failed_sdk_request(address).await;
         assert!(error.is_io(), "{error:?}");
     }
 
@@ -352,12 +354,7 @@ mod tests {
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"trunc")
                 .await;
         });
-        let error = send(
-            &client().unwrap(),
-            sdk_request(&format!("http://{address}/"), "{}"),
-        )
-        .await
-        .unwrap_err();
+        let error = failed_sdk_request(address).await;
         assert!(error.is_io(), "{error:?}");
     }
 }
