@@ -13,7 +13,7 @@ CDK     := examples/cdk
 # Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: run test lint fmt build fuzz soak bench bench-bootstraps bench-binaries deploy clean-venv
+.PHONY: run test lint fmt build fuzz soak bench bench-binaries deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
@@ -49,21 +49,21 @@ build: $(VENV)/.build-tools
 ## bench: the release function next to a floor (floor/: a bare lambda_runtime function that only
 ## PUTs its response), both run through the local Runtime API: cold start, warm latency of Create,
 ## Update and Delete, peak memory and its growth, arm64 bootstrap size. Prints the table and
-## writes target/bench/report.json. Timings come from this machine's release binaries, sizes
-## from the arm64 bootstraps (each built on its own, as deployed). The x86 function and floor are
-## built apart from the bench driver, so that the stand-in's dependency features (axum, a
-## multi-threaded tokio) do not leak into the binaries being measured.
+## writes target/bench/report.json. Timings come from this machine's release binaries, the size
+## from the function's arm64 bootstrap, built as deployed (`make build`). The x86 function and
+## floor are built apart from the bench driver, so that the stand-in's dependency features (axum,
+## a multi-threaded tokio) do not leak into the binaries being measured.
 ## The arm64 and x86 builds run side by side, in their own target directories: each spends
 ## minutes on one core (the AWS SDK crate, the fat-LTO link), and together they fill both.
+## The floor's own arm64 bootstrap is not built: no goal needs its size, and its build was a
+## minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH to the
+## cfn-bench line to show it).
 BENCH_TARGET = $(TARGET)/bench-x86
 bench: $(VENV)/.build-tools
-	$(MAKE) --no-print-directory -j2 bench-bootstraps bench-binaries
+	$(MAKE) --no-print-directory -j2 build bench-binaries
 	$(BENCH_TARGET)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
-		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --floor-bootstrap $(TARGET)/lambda/bench-floor/bootstrap \
+		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap \
 		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
-
-bench-bootstraps: build
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 -p bench-floor --bin bench-floor
 
 bench-binaries:
 	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
