@@ -65,9 +65,11 @@ bench: $(VENV)/.build-tools
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap \
 		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
 
+# The driver first: the fat-LTO links of the function for x86 and for arm64 then end together,
+# each on one core, instead of the driver's link ending alone on one.
 bench-binaries:
-	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
 	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p standin --bin cfn-bench
+	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
 
 ## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
 ## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/
