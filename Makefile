@@ -54,12 +54,13 @@ build: $(VENV)/.build-tools
 ## floor are built apart from the bench driver, so that the stand-in's dependency features (axum,
 ## a multi-threaded tokio) do not leak into the binaries being measured.
 ## The arm64 and x86 builds run side by side, in their own target directories: each spends
-## minutes on one core (the AWS SDK crate, the fat-LTO link), and together they fill both.
+## minutes on one core (the AWS SDK crate, the fat-LTO link), and together they fill both. Only
+## the arm64 build needs cargo-lambda and zig, so the x86 builds start while they install.
 ## The floor's own arm64 bootstrap is not built: no goal needs its size, and its build was a
 ## minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH to the
 ## cfn-bench line to show it).
 BENCH_TARGET = $(TARGET)/bench-x86
-bench: $(VENV)/.build-tools
+bench:
 	$(MAKE) --no-print-directory -j2 build bench-binaries
 	$(BENCH_TARGET)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap \
