@@ -13,7 +13,7 @@ CDK     := examples/cdk
 # Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: run test lint fmt build fuzz soak bench bench-binaries deploy clean-venv
+.PHONY: run test lint fmt build fuzz soak bench bench-binaries bench-driver deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
@@ -53,24 +53,26 @@ build: $(VENV)/.build-tools
 ## from the function's arm64 bootstrap, built as deployed (`make build`). The x86 function and
 ## floor are built apart from the bench driver, so that the stand-in's dependency features (axum,
 ## a multi-threaded tokio) do not leak into the binaries being measured.
-## The arm64 and x86 builds run side by side, in their own target directories: each spends
-## minutes on one core (the AWS SDK crate, the fat-LTO link), and together they fill both. Only
-## the arm64 build needs cargo-lambda and zig, so the x86 builds start while they install.
+## The arm64 build, the x86 build and the driver's build run side by side, each in its own target
+## directory (cargo locks one per build): the function's builds spend minutes on one core each
+## (the AWS SDK crate, the fat-LTO link), and the driver fills the gaps. Only the arm64 build
+## needs cargo-lambda and zig, so the others start while those install.
 ## The floor's own arm64 bootstrap is not built: no goal needs its size, and its build was a
 ## minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH to the
 ## cfn-bench line to show it).
 BENCH_TARGET = $(TARGET)/bench-x86
+BENCH_DRIVER = $(TARGET)/bench-driver
 bench:
-	$(MAKE) --no-print-directory -j2 build bench-binaries
-	$(BENCH_TARGET)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
+	$(MAKE) --no-print-directory -j3 build bench-binaries bench-driver
+	$(BENCH_DRIVER)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap \
 		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
 
-# The driver first: the fat-LTO links of the function for x86 and for arm64 then end together,
-# each on one core, instead of the driver's link ending alone on one.
 bench-binaries:
-	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p standin --bin cfn-bench
 	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
+
+bench-driver:
+	CARGO_TARGET_DIR="$(BENCH_DRIVER)" $(CARGO) build --release -p standin --bin cfn-bench
 
 ## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
 ## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/
