@@ -57,9 +57,9 @@ build: $(VENV)/.build-tools
 ## directory (cargo locks one per build): the function's builds spend minutes on one core each
 ## (the AWS SDK crate, the fat-LTO link), and the driver fills the gaps. Only the arm64 build
 ## needs cargo-lambda and zig, so the others start while those install.
-## The floor's own arm64 bootstrap is not built: no goal needs its size, and its build was a
-## minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH to the
-## cfn-bench line to show it).
+## The floor's own arm64 bootstrap is not built: no goal needs its size, and building it took
+## about a minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH
+## to the cfn-bench line to show it).
 BENCH_TARGET = $(TARGET)/bench-x86
 BENCH_DRIVER = $(TARGET)/bench-driver
 bench:
