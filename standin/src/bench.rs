@@ -33,7 +33,7 @@ const WINDOW: usize = 100;
 /// first and the last [`WINDOW`] events and still count as flat. It is
 /// compared with the floor's because the floor grows too: `lambda_runtime`
 /// sets `_X_AMZN_TRACE_ID` with `std::env::set_var` for every invocation, and
-/// glibc's `setenv` never frees the value it replaces (about 150 bytes an
+/// glibc's `setenv` never frees the value it replaces (about 180 bytes an
 /// event). The slack covers how differently the two heaps absorb that at
 /// first (up to 70 KiB, not growing with the events); over the default 3,000
 /// events it still catches a leak of 50 bytes an event.
