@@ -195,9 +195,8 @@ mod tests {
     async fn self_signed_tls_server() -> std::net::SocketAddr {
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-        let cert = CertificateDer::from_pem_file(format!("{fixtures}localhost.crt")).unwrap();
-        let key = PrivateKeyDer::from_pem_file(format!("{fixtures}localhost.key")).unwrap();
+        let cert = CertificateDer::from_pem_file(fixture("localhost.crt")).unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixture("localhost.key")).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
