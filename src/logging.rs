@@ -6,9 +6,9 @@
 //!   as the full `EnvFilter` syntax with span and field filters, whose regex engine was a
 //!   tenth of the binary's code and of the memory it occupies once loaded (`make bench`).
 
-use lambda_runtime::tracing::subscriber::filter::{filter_fn, LevelFilter, Targets};
-use lambda_runtime::tracing::subscriber::prelude::*;
-use lambda_runtime::tracing::subscriber::{fmt, registry};
+use tracing_subscriber::filter::{filter_fn, LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{fmt, registry};
 
 /// The runtime module whose TRACE events contain the raw invocation payload.
 const RAW_EVENT_TARGET: &str = "lambda_runtime::layers::api_response";
@@ -21,8 +21,7 @@ pub fn init() {
         var("RUST_LOG").as_deref(),
     );
     let no_raw_events = filter_fn(|metadata| {
-        !(metadata.target() == RAW_EVENT_TARGET
-            && *metadata.level() == lambda_runtime::tracing::Level::TRACE)
+        !(metadata.target() == RAW_EVENT_TARGET && *metadata.level() == tracing::Level::TRACE)
     });
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let format = fmt::layer().with_target(false).without_time();
@@ -69,7 +68,7 @@ fn level_named(name: &str) -> Option<LevelFilter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_runtime::tracing::Level;
+    use tracing::Level;
 
     #[test]
     fn info_unless_told_otherwise() {
