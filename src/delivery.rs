@@ -184,6 +184,15 @@ mod tests {
         }
     }
 
+    /// Cargo.toml pins idna's stub back end: a host name must already be ASCII (punycode).
+    #[test]
+    fn a_unicode_host_name_is_not_a_valid_url_but_its_punycode_is() {
+        let refused = ResponseUrl::parse("https://bücket.s3.amazonaws.com/key?sig=secret", false)
+            .unwrap_err();
+        assert_eq!(refused.rule, "not a valid URL");
+        assert!(ResponseUrl::parse("https://xn--bcket-kva.s3.amazonaws.com/key", false).is_ok());
+    }
+
     #[test]
     fn loopback_only_when_allowed() {
         assert!(ResponseUrl::parse("http://127.0.0.1:9000/b/k?sig=1", true).is_ok());
