@@ -9,7 +9,7 @@
 //! These are figures to compare, not assertions: [`Report`] shows each goal
 //! and whether it was met.
 //!
-//! Both programs run from fresh copies ([`Unpacked`]), written the way Lambda
+//! Both programs run from fresh copies (`Unpacked`), written the way Lambda
 //! unpacks a deployment package, not from the files the linker wrote: those
 //! fault their pages in differently, in smaller pieces (the same binaries, four
 //! runs each: init 2.4–2.7 ms from the linker's file and 1.9–2.1 ms from a
@@ -485,18 +485,18 @@ impl Warm {
 /// their own with plain writes, as a deployment package is unpacked, and
 /// executable. The directory goes when this does.
 #[derive(Debug)]
-pub struct Unpacked {
+struct Unpacked {
     dir: PathBuf,
     /// Our function's copy.
-    pub function: PathBuf,
+    function: PathBuf,
     /// The floor's copy.
-    pub floor: PathBuf,
+    floor: PathBuf,
 }
 
 impl Unpacked {
     /// Copies `function` and `floor` into a new directory under the system's
     /// temporary directory.
-    pub fn new(function: &Path, floor: &Path) -> Result<Unpacked, String> {
+    fn new(function: &Path, floor: &Path) -> Result<Unpacked, String> {
         let dir = std::env::temp_dir().join(format!("cfn-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut unpacked = Unpacked {
