@@ -7,7 +7,7 @@
 //!
 //! [`Standin`] starts the server and is the test's window into it: queue
 //! invocations, read uploaded responses, inspect and seed associations,
-//! inject faults. [`demo`] (`make run`), [`soak`] (`make soak`) and [`bench`]
+//! inject faults. [`demo`] (`make run`), [`soak`] (`make soak`) and [`bench`](mod@bench)
 //! (`make bench`) run the real function binary against it.
 
 #![forbid(unsafe_code)]
