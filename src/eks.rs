@@ -1,5 +1,9 @@
 //! Outbound calls to EKS: a thin layer that turns the SDK's types into ours and its errors
 //! into an [`EksError`] that says which call failed and why. No decisions are made here.
+//!
+//! Every request's future is boxed: the SDK's are large, and awaiting one in place made the
+//! stack frames of its callers as large, and the stack's deepest point stays resident for
+//! the life of the process (`make bench`, peak memory).
 
 use crate::arn::AssociationArn;
 use crate::plan::{Association, SettingsChange};
@@ -188,35 +192,37 @@ impl Eks {
     ) -> Result<Association, EksError> {
         const OP: &str = "CreatePodIdentityAssociation";
         let p = &desired.placement;
-        let output = self
-            .client(&p.region)
-            .create_pod_identity_association()
-            .cluster_name(&p.cluster)
-            .namespace(&p.namespace)
-            .service_account(&p.service_account)
-            .role_arn(&desired.role_arn)
-            .set_target_role_arn(desired.target_role_arn.clone())
-            .disable_session_tags(desired.disable_session_tags)
-            .set_policy(desired.policy.clone())
-            .set_tags(Some(tags.into_iter().collect()))
-            .client_request_token(token)
-            .send()
-            .await
-            .map_err(|e| EksError::from_sdk(OP, e))?;
+        let output = Box::pin(
+            self.client(&p.region)
+                .create_pod_identity_association()
+                .cluster_name(&p.cluster)
+                .namespace(&p.namespace)
+                .service_account(&p.service_account)
+                .role_arn(&desired.role_arn)
+                .set_target_role_arn(desired.target_role_arn.clone())
+                .disable_session_tags(desired.disable_session_tags)
+                .set_policy(desired.policy.clone())
+                .set_tags(Some(tags.into_iter().collect()))
+                .client_request_token(token)
+                .send(),
+        )
+        .await
+        .map_err(|e| EksError::from_sdk(OP, e))?;
         from_sdk(OP, &p.region, output.association())
     }
 
     /// DescribePodIdentityAssociation; `None` when the association or its cluster is gone.
     pub async fn describe(&self, arn: &AssociationArn) -> Result<Option<Association>, EksError> {
         const OP: &str = "DescribePodIdentityAssociation";
-        let result = self
-            .client(&arn.region)
-            .describe_pod_identity_association()
-            .cluster_name(&arn.cluster)
-            .association_id(&arn.id)
-            .send()
-            .await
-            .map_err(|e| EksError::from_sdk(OP, e));
+        let result = Box::pin(
+            self.client(&arn.region)
+                .describe_pod_identity_association()
+                .cluster_name(&arn.cluster)
+                .association_id(&arn.id)
+                .send(),
+        )
+        .await
+        .map_err(|e| EksError::from_sdk(OP, e));
         match absent_if_not_found(result)? {
             Some(output) => from_sdk(OP, &arn.region, output.association()).map(Some),
             None => Ok(None),
@@ -231,33 +237,35 @@ impl Eks {
         token: &str,
     ) -> Result<Association, EksError> {
         const OP: &str = "UpdatePodIdentityAssociation";
-        let output = self
-            .client(&arn.region)
-            .update_pod_identity_association()
-            .cluster_name(&arn.cluster)
-            .association_id(&arn.id)
-            .set_role_arn(change.role_arn.clone())
-            .set_target_role_arn(change.target_role_arn.clone())
-            .set_disable_session_tags(change.disable_session_tags)
-            .set_policy(change.policy.clone())
-            .client_request_token(token)
-            .send()
-            .await
-            .map_err(|e| EksError::from_sdk(OP, e))?;
+        let output = Box::pin(
+            self.client(&arn.region)
+                .update_pod_identity_association()
+                .cluster_name(&arn.cluster)
+                .association_id(&arn.id)
+                .set_role_arn(change.role_arn.clone())
+                .set_target_role_arn(change.target_role_arn.clone())
+                .set_disable_session_tags(change.disable_session_tags)
+                .set_policy(change.policy.clone())
+                .client_request_token(token)
+                .send(),
+        )
+        .await
+        .map_err(|e| EksError::from_sdk(OP, e))?;
         from_sdk(OP, &arn.region, output.association())
     }
 
     /// DeletePodIdentityAssociation; `false` when there was nothing to delete.
     pub async fn delete(&self, arn: &AssociationArn) -> Result<bool, EksError> {
         const OP: &str = "DeletePodIdentityAssociation";
-        let result = self
-            .client(&arn.region)
-            .delete_pod_identity_association()
-            .cluster_name(&arn.cluster)
-            .association_id(&arn.id)
-            .send()
-            .await
-            .map_err(|e| EksError::from_sdk(OP, e));
+        let result = Box::pin(
+            self.client(&arn.region)
+                .delete_pod_identity_association()
+                .cluster_name(&arn.cluster)
+                .association_id(&arn.id)
+                .send(),
+        )
+        .await
+        .map_err(|e| EksError::from_sdk(OP, e));
         Ok(absent_if_not_found(result)?.is_some())
     }
 
@@ -265,15 +273,16 @@ impl Eks {
     /// EKS allows one association per service account).
     pub async fn find(&self, placement: &Placement) -> Result<Vec<AssociationArn>, EksError> {
         const OP: &str = "ListPodIdentityAssociations";
-        let result = self
-            .client(&placement.region)
-            .list_pod_identity_associations()
-            .cluster_name(&placement.cluster)
-            .namespace(&placement.namespace)
-            .service_account(&placement.service_account)
-            .send()
-            .await
-            .map_err(|e| EksError::from_sdk(OP, e));
+        let result = Box::pin(
+            self.client(&placement.region)
+                .list_pod_identity_associations()
+                .cluster_name(&placement.cluster)
+                .namespace(&placement.namespace)
+                .service_account(&placement.service_account)
+                .send(),
+        )
+        .await
+        .map_err(|e| EksError::from_sdk(OP, e));
         Ok(absent_if_not_found(result)?
             .map(|output| {
                 output
@@ -291,26 +300,30 @@ impl Eks {
         arn: &AssociationArn,
         tags: &BTreeMap<String, String>,
     ) -> Result<(), EksError> {
-        self.client(&arn.region)
-            .tag_resource()
-            .resource_arn(arn.to_string())
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| EksError::from_sdk("TagResource", e))
+        Box::pin(
+            self.client(&arn.region)
+                .tag_resource()
+                .resource_arn(arn.to_string())
+                .set_tags(Some(tags.clone().into_iter().collect()))
+                .send(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| EksError::from_sdk("TagResource", e))
     }
 
     /// UntagResource: removes these tag keys.
     pub async fn untag(&self, arn: &AssociationArn, keys: &[String]) -> Result<(), EksError> {
-        self.client(&arn.region)
-            .untag_resource()
-            .resource_arn(arn.to_string())
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| EksError::from_sdk("UntagResource", e))
+        Box::pin(
+            self.client(&arn.region)
+                .untag_resource()
+                .resource_arn(arn.to_string())
+                .set_tag_keys(Some(keys.to_vec()))
+                .send(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| EksError::from_sdk("UntagResource", e))
     }
 }
 

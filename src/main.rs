@@ -13,7 +13,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     // One HTTP client for everything: the SDK's EKS calls and the response PUT.
     let http = cfn_eks_pod_identity::http::client()?;
-    let config = cfn_eks_pod_identity::eks::load_config(http.clone()).await;
+    // Boxed: this whole block is a future held in `main`'s stack frame, and the configuration
+    // loader's large future inside it made that frame 65 KB rather than 11 (`make bench`: the
+    // stack's deepest point stays resident for the life of the process).
+    let config = Box::pin(cfn_eks_pod_identity::eks::load_config(http.clone())).await;
     let settings = Settings {
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
         forced_mode: forced_mode(),
