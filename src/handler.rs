@@ -143,8 +143,9 @@ impl Handler {
                 Mode::Provider => None,
             };
             let progress = Progress::default();
-            // Boxed where it is made: the operation's future is about 19 KB, and moving it by
-            // value into its task made this block's stack frame 44 KB rather than 21 (`make bench`).
+            // Boxed where it is made: the operation's future is about 19 KB, and moving it
+            // by value into its task made this block's stack frame 44 KB rather than 21
+            // (`make bench`).
             let work = {
                 let (handler, request, progress) =
                     (self.clone(), request.clone(), progress.clone());
