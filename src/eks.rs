@@ -6,6 +6,7 @@
 //! life of the process (`make bench`, peak memory).
 
 use crate::arn::AssociationArn;
+use crate::config::Environment;
 use crate::plan::{Association, SettingsChange};
 use crate::properties::{DesiredAssociation, Placement};
 use aws_sdk_eks::error::ProvideErrorMetadata;
@@ -84,20 +85,17 @@ impl EksError {
     }
 }
 
-/// Loads the standard AWS configuration (environment, `AWS_ENDPOINT_URL_EKS`, …) with the
-/// SDK's retry policy set deliberately: a custom resource is not latency-sensitive, since
-/// CloudFormation waits up to an hour, but it must answer before the Lambda deadline. Five
-/// attempts with exponential backoff capped at 10 s ride out throttling and 5xx bursts in
-/// well under a minute; each attempt may take 20 s, so a hung connection is retried rather
-/// than left to the deadline guard. The SDK sends through `http`, the process's one client.
-pub async fn load_config(http: reqwest::Client) -> aws_config::SdkConfig {
-    use aws_config::environment::{
-        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
-    };
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
+/// The SDK's configuration: the environment's (see [`crate::config`]), with the retry
+/// policy set deliberately. A custom resource is not latency-sensitive, since CloudFormation
+/// waits up to an hour, but it must answer before the Lambda deadline. Five attempts with
+/// exponential backoff capped at 10 s ride out throttling and 5xx bursts in well under a
+/// minute; each attempt may take 20 s, so a hung connection is retried rather than left to
+/// the deadline guard. The SDK sends through `http`, the process's one client.
+pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::Config {
+    use aws_sdk_eks::config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion};
     use std::time::Duration;
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let mut config = aws_sdk_eks::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
         .http_client(crate::http::SdkHttpClient::new(http))
         .retry_config(
             RetryConfig::standard()
@@ -110,56 +108,26 @@ pub async fn load_config(http: reqwest::Client) -> aws_config::SdkConfig {
                 .connect_timeout(crate::http::CONNECT_TIMEOUT)
                 .operation_attempt_timeout(Duration::from_secs(20))
                 .build(),
-        );
-    let answered =
-        Answered::by(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()));
-    if answered.credentials {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
-    }
-    if answered.region {
-        loader = loader.region(EnvironmentVariableRegionProvider::new());
-    }
-    loader.load().await
-}
-
-/// Which of the SDK's default provider chains the environment already answers.
-///
-/// Lambda puts the execution role's credentials and the region in environment variables,
-/// and the default chains look there first, so taking them from there directly changes no
-/// outcome. It does skip building the chains' other providers: the web identity provider
-/// with its own STS client, and two IMDS clients, which were half of this function's start-up
-/// (`make bench`). Where the environment holds neither (a laptop with a profile), the
-/// default chains run as usual.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answered {
-    /// `AWS_ACCESS_KEY_ID` and a secret key are set and not blank (the rule of the SDK's
-    /// environment provider).
-    pub credentials: bool,
-    /// `AWS_REGION` or `AWS_DEFAULT_REGION` is set.
-    pub region: bool,
-}
-
-impl Answered {
-    /// Reads the variables through `var`, which returns a variable's value if it is set.
-    pub fn by(var: impl Fn(&str) -> Option<String>) -> Answered {
-        let filled = |name: &str| var(name).is_some_and(|value| !value.trim().is_empty());
-        Answered {
-            credentials: filled("AWS_ACCESS_KEY_ID")
-                && (filled("AWS_SECRET_ACCESS_KEY") || filled("AWS_SECRET_KEY")),
-            region: var("AWS_REGION").is_some() || var("AWS_DEFAULT_REGION").is_some(),
-        }
-    }
+        )
+        .credentials_provider(environment.credentials);
+    config
+        .set_region(environment.region.map(aws_sdk_eks::config::Region::new))
+        .set_endpoint_url(environment.endpoint_url)
+        .set_use_fips(environment.use_fips)
+        .set_use_dual_stack(environment.use_dual_stack)
+        .set_app_name(environment.app_name);
+    config.build()
 }
 
 /// EKS clients, one per region, all built from the configuration loaded once at start-up.
 pub struct Eks {
-    config: aws_config::SdkConfig,
+    config: aws_sdk_eks::Config,
     clients: Mutex<HashMap<String, Client>>,
 }
 
 impl Eks {
     /// Wraps the shared AWS configuration; clients are made per region on first use.
-    pub fn new(config: aws_config::SdkConfig) -> Eks {
+    pub fn new(config: aws_sdk_eks::Config) -> Eks {
         Eks {
             config,
             clients: Mutex::new(HashMap::new()),
@@ -174,7 +142,9 @@ impl Eks {
         clients
             .entry(region.to_owned())
             .or_insert_with(|| {
-                let config = aws_sdk_eks::config::Builder::from(&self.config)
+                let config = self
+                    .config
+                    .to_builder()
                     .region(aws_sdk_eks::config::Region::new(region.to_owned()))
                     .build();
                 Client::from_conf(config)
@@ -379,76 +349,24 @@ fn from_sdk(
 mod tests {
     use super::*;
 
-    fn answered(vars: &[(&str, &str)]) -> Answered {
-        Answered::by(|name| {
-            vars.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        })
-    }
-
     #[test]
-    fn lambdas_environment_answers_both() {
-        let lambda = answered(&[
-            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", "token"),
-            ("AWS_REGION", "eu-west-1"),
-        ]);
+    fn the_environment_reaches_the_sdks_configuration() {
+        // Credentials, the endpoint and the flags are proven end to end (tests/lifecycle.rs):
+        // the SDK's configuration does not show them.
+        let environment = Environment::from_vars(|name| {
+            let value = match name {
+                "AWS_REGION" => "eu-west-1",
+                "AWS_SDK_UA_APP_ID" => "platform-team",
+                _ => return None,
+            };
+            Some(value.to_owned())
+        });
+        let http = crate::http::client().expect("an HTTP client");
+        let config = config(http, environment);
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(
-            lambda,
-            Answered {
-                credentials: true,
-                region: true
-            }
-        );
-        let legacy = answered(&[
-            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-            ("AWS_SECRET_KEY", "secret"),
-            ("AWS_DEFAULT_REGION", "eu-west-1"),
-        ]);
-        assert_eq!(
-            legacy,
-            Answered {
-                credentials: true,
-                region: true
-            }
-        );
-    }
-
-    #[test]
-    fn anything_less_leaves_the_default_chains() {
-        assert_eq!(
-            answered(&[]),
-            Answered {
-                credentials: false,
-                region: false
-            }
-        );
-        let profile_only = answered(&[("AWS_PROFILE", "dev"), ("AWS_ACCESS_KEY_ID", "AKID")]);
-        assert_eq!(
-            profile_only,
-            Answered {
-                credentials: false,
-                region: false
-            }
-        );
-        let blank = answered(&[
-            ("AWS_ACCESS_KEY_ID", " "),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-        ]);
-        assert!(!blank.credentials);
-        let web_identity = answered(&[
-            ("AWS_ROLE_ARN", "arn:aws:iam::111122223333:role/r"),
-            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token"),
-            ("AWS_REGION", "us-east-1"),
-        ]);
-        assert_eq!(
-            web_identity,
-            Answered {
-                credentials: false,
-                region: true
-            }
+            config.app_name().map(|a| a.to_string()).as_deref(),
+            Some("platform-team")
         );
     }
 }

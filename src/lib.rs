@@ -5,7 +5,8 @@
 //! - [`event`] reads the request, leniently;
 //! - [`properties`] validates the template's properties (the schema);
 //! - [`plan`] decides what must change, in pure functions;
-//! - [`resource`] runs Create, Update and Delete, calling [`eks`] (outbound EKS calls);
+//! - [`resource`] runs Create, Update and Delete, calling [`eks`] (outbound EKS calls,
+//!   configured by [`config`] from Lambda's environment);
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
 //! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT;
 //! - [`handler`] ties them together and guarantees one answer per event;
@@ -13,6 +14,7 @@
 
 pub mod arn;
 pub mod backoff;
+pub mod config;
 pub mod delivery;
 pub mod eks;
 pub mod event;

@@ -1,6 +1,7 @@
 //! The Lambda entry point: builds the clients once, then lends them to the handler for every
 //! event (the shape of aws-lambda-rust-runtime's `basic-shared-resource` example).
 
+use cfn_eks_pod_identity::config::Environment;
 use cfn_eks_pod_identity::eks::Eks;
 use cfn_eks_pod_identity::event::Incoming;
 use cfn_eks_pod_identity::handler::{Handler, Mode, Settings};
@@ -13,20 +14,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     // One HTTP client for everything: the SDK's EKS calls and the response PUT.
     let http = cfn_eks_pod_identity::http::client()?;
-    // Boxed: this whole block is a future held in `main`'s stack frame, and the configuration
-    // loader's large future inside it made that frame 65 KB rather than 11 (`make bench`: the
-    // stack's deepest point stays resident for the life of the process).
-    let config = Box::pin(cfn_eks_pod_identity::eks::load_config(http.clone())).await;
+    let environment = Environment::read();
     let settings = Settings {
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
         forced_mode: forced_mode(),
         allow_loopback: std::env::var("CFN_RESPONSE_ALLOW_LOOPBACK")
             .is_ok_and(|v| v.eq_ignore_ascii_case("true")),
-        default_region: config
-            .region()
-            .map(|r| r.to_string())
+        default_region: environment
+            .region
+            .clone()
             .unwrap_or_else(|| "us-east-1".to_owned()),
     };
+    let config = cfn_eks_pod_identity::eks::config(http.clone(), environment);
     let handler = Arc::new(Handler::new(Eks::new(config), http, settings));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {

@@ -372,30 +372,39 @@ async fn settings_and_tags_change_in_one_update() {
 }
 
 #[tokio::test]
-async fn outside_lambda_credentials_and_region_come_from_the_profile_files() {
-    // Lambda's environment variables answer credentials and region directly; anywhere else
-    // the SDK's default chains must still find them, here in the shared files.
-    let dir = std::env::temp_dir().join(format!("cfn-eks-profile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let credentials = dir.join("credentials");
-    let config = dir.join("config");
-    std::fs::write(
-        &credentials,
-        "[default]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n",
-    )
-    .unwrap();
-    std::fs::write(&config, "[default]\nregion = eu-west-1\n").unwrap();
-    let h = Harness::start_with(&[
-        ("AWS_ACCESS_KEY_ID", ""),
-        ("AWS_SECRET_ACCESS_KEY", ""),
-        ("AWS_REGION", ""),
-        ("AWS_DEFAULT_REGION", ""),
-        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
-        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
-    ])
-    .await;
+async fn without_credentials_in_the_environment_an_event_fails_naming_the_variables() {
+    // Inside Lambda the environment always holds the role's credentials; run anywhere else
+    // without them, the function must still answer, and say what to set.
+    let h = Harness::start_with(&[("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")]).await;
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(&response, &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    assert!(h.standin.associations().is_empty());
+}
 
+#[tokio::test]
+async fn the_default_region_comes_from_aws_default_region_when_aws_region_is_unset() {
+    let h = Harness::start_with(&[("AWS_REGION", ""), ("AWS_DEFAULT_REGION", "eu-west-1")]).await;
     let arn = h.create(properties()).await;
     assert!(arn.starts_with("arn:aws:eks:eu-west-1:"), "{arn}");
-    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_fips_and_dual_stack_variables_reach_the_sdks_endpoint_rules() {
+    // The SDK refuses either with a custom endpoint (the stand-in's), so its refusal, as the
+    // FAILED reason, is the proof that each variable reached the endpoint rules.
+    for (variable, refusal) in [
+        (
+            "AWS_USE_FIPS_ENDPOINT",
+            "FIPS and custom endpoint are not supported",
+        ),
+        (
+            "AWS_USE_DUALSTACK_ENDPOINT",
+            "Dualstack and custom endpoint are not supported",
+        ),
+    ] {
+        let h = Harness::start_with(&[(variable, "true")]).await;
+        let response = h.send(&h.event("Create", properties(), None)).await;
+        assert_failed(&response, &[refusal]);
+        assert!(h.standin.associations().is_empty());
+    }
 }

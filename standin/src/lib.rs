@@ -182,9 +182,6 @@ impl Standin {
             ("AWS_ACCESS_KEY_ID", "AKIDSTANDIN"),
             ("AWS_SECRET_ACCESS_KEY", "standin-secret"),
             ("AWS_ENDPOINT_URL_EKS", &self.url()),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
             ("CFN_RESPONSE_ALLOW_LOOPBACK", "true"),
         ]
         .into_iter()
