@@ -101,13 +101,6 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub struct EnvironmentCredentials(Option<Credentials>);
 
-impl EnvironmentCredentials {
-    /// The credentials, if the environment holds them.
-    pub fn get(&self) -> Option<&Credentials> {
-        self.0.as_ref()
-    }
-}
-
 impl ProvideCredentials for EnvironmentCredentials {
     fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
     where
@@ -144,7 +137,7 @@ mod tests {
             ("AWS_DEFAULT_REGION", "us-west-2"),
         ]);
         assert_eq!(env.region.as_deref(), Some("eu-west-1"));
-        let credentials = env.credentials.get().expect("credentials");
+        let credentials = env.credentials.0.as_ref().expect("credentials");
         assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
         assert_eq!(credentials.secret_access_key(), "secret");
         assert_eq!(credentials.session_token(), Some("token"));
@@ -161,7 +154,7 @@ mod tests {
             ("SECRET_ACCESS_KEY", "secret"),
         ]);
         assert_eq!(env.region.as_deref(), Some("us-west-2"));
-        let credentials = env.credentials.get().expect("credentials");
+        let credentials = env.credentials.0.as_ref().expect("credentials");
         assert_eq!(credentials.secret_access_key(), "secret");
         assert_eq!(credentials.session_token(), None);
     }
@@ -177,7 +170,7 @@ mod tests {
             ][..],
             &[("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "")][..],
         ] {
-            assert!(read(vars).credentials.get().is_none(), "{vars:?}");
+            assert!(read(vars).credentials.0.as_ref().is_none(), "{vars:?}");
         }
         assert_eq!(read(&[("AWS_REGION", " ")]).region, None);
     }
