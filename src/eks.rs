@@ -23,7 +23,10 @@ pub enum ErrorKind {
     NotFound,
     /// An association for the same cluster, namespace and service account already exists.
     Conflict,
-    /// Anything else (validation, permissions, throttling after retries, network).
+    /// EKS refused the request as invalid, not permitted or over a limit.
+    Refused,
+    /// Anything else (throttling after retries, server errors, timeouts, the network): the
+    /// call may or may not have taken effect.
     Other,
 }
 
@@ -62,6 +65,14 @@ impl EksError {
                 .contains("role provided in the request does not exist")
     }
 
+    /// EKS answered, and refused: the call changed nothing. Every other failure leaves its
+    /// effect unknown, since a request that timed out or met a server error may have been
+    /// carried out. (A retried request carries the same token, so an earlier attempt that
+    /// did take effect makes the retry succeed rather than be refused.)
+    pub fn changed_nothing(&self) -> bool {
+        self.kind != ErrorKind::Other
+    }
+
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -70,6 +81,14 @@ impl EksError {
         let kind = match code.as_deref() {
             Some("ResourceNotFoundException" | "NotFoundException") => ErrorKind::NotFound,
             Some("ResourceInUseException") => ErrorKind::Conflict,
+            // The operations' modelled client errors, and IAM's refusal.
+            Some(
+                "InvalidParameterException"
+                | "InvalidRequestException"
+                | "ResourceLimitExceededException"
+                | "BadRequestException"
+                | "AccessDeniedException",
+            ) => ErrorKind::Refused,
             _ => ErrorKind::Other,
         };
         let message = match error.message() {

@@ -257,8 +257,9 @@ where
 }
 
 /// The response for an outcome. A failed Create reports the association it created, so the
-/// stack's Delete removes it; any other failure keeps the id CloudFormation already has.
-/// The id is never empty.
+/// stack's Delete removes it, or that it made nothing, so the Delete does nothing; when a cut
+/// off Create leaves that unknown, a placeholder makes the Delete look. Any other failure
+/// keeps the id CloudFormation already has. The id is never empty.
 pub fn decide(
     request: &Request,
     outcome: Result<Success, Failure>,
@@ -273,6 +274,9 @@ pub fn decide(
         ),
         Err(failure) => {
             let id = match request.request_type {
+                RequestType::Create if !progress.may_have_created() => {
+                    Some(resource::nothing_created_id(&request_token(request)))
+                }
                 RequestType::Create => progress.created_arn(),
                 _ => request.physical_resource_id.clone(),
             };
@@ -444,10 +448,22 @@ mod tests {
         let request = request(None);
         let progress = Progress::default();
         let failure = || Err(Failure { reason: "r".into() });
-        let response = decide(&request, failure(), &progress);
-        assert!(response
-            .physical_resource_id
-            .starts_with("cfn-eks-pod-identity-"));
+        let id = |progress: &Progress| decide(&request, failure(), progress).physical_resource_id;
+        // Nothing sent, or every Create refused: the marker that tells Delete to do nothing.
+        let nothing = format!(
+            "cfn-eks-pod-identity-nothing-created-{}",
+            request_token(&request)
+        );
+        assert_eq!(id(&progress), nothing);
+        progress.sending();
+        progress.refused();
+        assert_eq!(id(&progress), nothing);
+        // A Create cut off while EKS had it: a placeholder, which Delete looks up.
+        progress.sending();
+        assert_eq!(
+            id(&progress),
+            format!("cfn-eks-pod-identity-{}", request_token(&request))
+        );
         progress.created("arn:created");
         assert_eq!(
             decide(&request, failure(), &progress).physical_resource_id,

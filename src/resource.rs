@@ -37,20 +37,52 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
-/// The ARN of an association this event created, shared with the supervisor so that a
-/// deadline or a panic after the create still reports it (and the stack's Delete removes it).
+/// What this event's Create calls have done, shared with the supervisor so that the answer
+/// to a failed Create names what the stack's Delete must remove: the association, if one is
+/// known; nothing at all, if every call was refused; and otherwise a Create whose effect is
+/// unknown (it timed out, or the deadline or a panic cut it off).
 #[derive(Debug, Clone, Default)]
-pub struct Progress(Arc<Mutex<Option<String>>>);
+pub struct Progress(Arc<Mutex<Created>>);
+
+#[derive(Debug, Default)]
+struct Created {
+    association: Option<String>,
+    in_doubt: bool,
+}
 
 impl Progress {
-    /// Records a created association.
+    /// Records a CreatePodIdentityAssociation about to be sent: until its answer, an
+    /// association may exist that nothing has reported.
+    pub fn sending(&self) {
+        self.lock().in_doubt = true;
+    }
+
+    /// Records a Create that EKS refused: it made nothing.
+    pub fn refused(&self) {
+        self.lock().in_doubt = false;
+    }
+
+    /// Records the association this event created, or found it already owns.
     pub fn created(&self, arn: &str) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(arn.to_owned());
+        let mut created = self.lock();
+        created.association = Some(arn.to_owned());
+        created.in_doubt = false;
     }
 
     /// The association this event created, if any.
     pub fn created_arn(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.lock().association.clone()
+    }
+
+    /// Whether this event may have created an association: one is known, or a Create was
+    /// sent and not answered with a refusal.
+    pub fn may_have_created(&self) -> bool {
+        let created = self.lock();
+        created.association.is_some() || created.in_doubt
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Created> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -147,16 +179,21 @@ async fn converge(
 }
 
 /// Delete: remove the association named by the PhysicalResourceId, if this stack resource
-/// owns it. An id that is not an association ARN (a failed Create's, or one CloudFormation
-/// invented after giving up on a Create that may since have succeeded) is looked up by the
-/// properties' service account instead, and removed under the same ownership rule. What is
-/// already gone, association or cluster, is what Delete wants anyway.
+/// owns it. The id of a Create that made nothing needs no EKS call. Any other id that is not
+/// an association ARN (a Create's that was cut off, or one CloudFormation invented after
+/// giving up on a Create that may since have succeeded) is looked up by the properties'
+/// service account instead, and removed under the same ownership rule. What is already
+/// gone, association or cluster, is what Delete wants anyway.
 pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
     let done = Success {
         physical_id: physical_id.clone(),
         association: None,
     };
+    if is_nothing_created_id(&physical_id) {
+        info!("the Create this Delete follows made nothing: nothing to delete");
+        return Ok(done);
+    }
     let arns = match AssociationArn::parse(&physical_id) {
         Some(arn) => vec![arn],
         None => {
@@ -188,6 +225,31 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
     Ok(done)
 }
 
+const NOTHING_CREATED: &str = "cfn-eks-pod-identity-nothing-created-";
+
+/// The PhysicalResourceId of a Create that failed having made nothing (EKS refused every
+/// call, or none was sent): the Delete that follows then succeeds without calling EKS, as
+/// the protocol requires. Looking the service account up instead could fail for the very
+/// reason the Create did, a denied permission or a wrong region, and leave the stack's
+/// rollback stuck. (The CDK provider framework marks its failed Creates the same way.)
+pub fn nothing_created_id(token: &str) -> String {
+    format!("{NOTHING_CREATED}{token}")
+}
+
+/// Whether `id` is a [`nothing_created_id`]: the marker and a token shaped like a UUID, so
+/// that an id CloudFormation invents for a stack whose name begins like the marker is still
+/// looked up.
+fn is_nothing_created_id(id: &str) -> bool {
+    let Some(token) = id.strip_prefix(NOTHING_CREATED) else {
+        return false;
+    };
+    token.len() == 36
+        && token.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
+}
+
 async fn replace(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
@@ -212,26 +274,35 @@ async fn create_association(
     let started = Instant::now();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
     loop {
-        let error =
-            match retry_iam_propagation(|| ctx.eks.create(desired, tags.clone(), &ctx.token)).await
-            {
-                Ok(association) => {
-                    ctx.progress.created(&association.arn);
-                    info!(association = %association.arn, "created");
-                    return Ok(Success {
-                        physical_id: association.arn.clone(),
-                        association: Some(association),
-                    });
-                }
-                Err(error) if error.kind == ErrorKind::Conflict => error,
-                Err(error) => return Err(error.into()),
-            };
+        let send = || async {
+            ctx.progress.sending();
+            let outcome = ctx.eks.create(desired, tags.clone(), &ctx.token).await;
+            match &outcome {
+                Ok(association) => ctx.progress.created(&association.arn),
+                Err(error) if error.changed_nothing() => ctx.progress.refused(),
+                Err(_) => {}
+            }
+            outcome
+        };
+        let error = match retry_iam_propagation(send).await {
+            Ok(association) => {
+                info!(association = %association.arn, "created");
+                return Ok(Success {
+                    physical_id: association.arn.clone(),
+                    association: Some(association),
+                });
+            }
+            Err(error) if error.kind == ErrorKind::Conflict => error,
+            Err(error) => return Err(error.into()),
+        };
         let existing = existing_association(ctx, desired).await?;
         match existing {
             // Ours (a rollback to this service account, or an earlier try of this very
             // Create): this resource is that association.
             Some(existing) if ctx.owner.owns(&existing.tags) => {
                 info!(association = %existing.arn, "adopting the association this resource already owns");
+                // Should the rest fail, the stack's Delete must still find it.
+                ctx.progress.created(&existing.arn);
                 return converge(ctx, desired, existing).await;
             }
             Some(existing) => return Err(conflict(desired, &existing.id)),
@@ -293,6 +364,27 @@ where
                 tokio::time::sleep(pause).await;
             }
             outcome => return outcome,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_marker_with_a_token_says_nothing_was_created() {
+        let token = "0123abcd-4567-89ef-0123-456789abcdef";
+        assert!(is_nothing_created_id(&nothing_created_id(token)));
+        for id in [
+            // What CloudFormation invents for a stack named like the marker.
+            "cfn-eks-pod-identity-nothing-created-x-PodIdentity-1A2B3C4D5E6F",
+            "cfn-eks-pod-identity-nothing-created-0123ABCD-4567-89EF-0123-456789ABCDEF",
+            "cfn-eks-pod-identity-nothing-created-",
+            // The placeholder of a Create whose outcome is unknown.
+            "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef",
+        ] {
+            assert!(!is_nothing_created_id(id), "{id}");
         }
     }
 }

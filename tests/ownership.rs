@@ -172,10 +172,41 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
     assert_failed(&response, &["Timed out"]);
     // The stack's Delete of that id looks the service account up, and leaves nothing behind.
     let id = response["PhysicalResourceId"].as_str().unwrap();
+    let before = h.eks_operations().len();
     h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(
+        h.eks_operations()[before..].first().map(String::as_str),
+        Some("ListPodIdentityAssociations")
+    );
     assert!(
         h.standin.associations().is_empty(),
         "{:?}",
         h.standin.associations()
     );
+}
+
+#[tokio::test]
+async fn the_delete_after_a_create_eks_refused_calls_nothing() {
+    let h = Harness::start().await;
+    // The function's role may not touch this cluster (say, outside the template's
+    // ClusterNamePattern), so EKS refuses every call, the look-up included.
+    h.standin.inject(
+        FaultTarget::any_eks(),
+        Fault::status(
+            403,
+            "AccessDeniedException",
+            "User is not authorized to perform: eks:CreatePodIdentityAssociation",
+        ),
+        1000,
+    );
+    let failed = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(&failed, &["AccessDeniedException"]);
+    let id = failed["PhysicalResourceId"].as_str().unwrap();
+    // The rollback's Delete succeeds without calling EKS, where a look-up would be refused
+    // too and leave the stack in ROLLBACK_FAILED.
+    let before = h.eks_operations().len();
+    let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(response["PhysicalResourceId"], id);
+    assert_eq!(h.eks_operations().len(), before, "{:?}", h.eks_operations());
 }
