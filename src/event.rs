@@ -9,6 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::fmt;
+use std::time::Duration;
 
 /// The invocation payload as it arrived: valid JSON, or the top-level string fields that could
 /// be read before the JSON broke.
@@ -157,6 +158,9 @@ pub struct Request {
     pub physical_resource_id: Option<String>,
     /// The function or topic the template names; tells direct mode from the CDK framework.
     pub service_token: Option<String>,
+    /// How long CloudFormation waits for the answer (`ServiceTimeout`, 1 to 3600 seconds, at
+    /// the top level or among the properties); `None` when absent or not such a number.
+    pub service_timeout: Option<Duration>,
     /// The template's properties (an empty map when absent or not an object).
     pub properties: Map<String, Value>,
     /// The previous properties, on Update.
@@ -210,6 +214,10 @@ impl Request {
                     .and_then(Value::as_str)
                     .map(str::to_owned)
             }),
+            service_timeout: top
+                .get("ServiceTimeout")
+                .or_else(|| properties.get("ServiceTimeout"))
+                .and_then(service_timeout),
             old_properties: top
                 .get("OldResourceProperties")
                 .and_then(Value::as_object)
@@ -218,6 +226,18 @@ impl Request {
             malformed,
         }
     }
+}
+
+/// A ServiceTimeout as CloudFormation sends it (a string) or a CDK user may write it (a
+/// number). Anything outside CloudFormation's range is left to the Lambda deadline alone.
+fn service_timeout(value: &Value) -> Option<Duration> {
+    let seconds = match value {
+        Value::String(text) => text.trim().parse::<u64>().ok()?,
+        other => other.as_u64()?,
+    };
+    (1..=3600)
+        .contains(&seconds)
+        .then(|| Duration::from_secs(seconds))
 }
 
 /// The request inside an SNS notification (`Records[0].Sns.Message`), if this is one.
@@ -254,6 +274,38 @@ mod tests {
         );
         assert_eq!(request.properties["Namespace"], "ns");
         assert_eq!(request.malformed, None);
+    }
+
+    #[test]
+    fn reads_service_timeout_from_the_top_or_the_properties() {
+        let timeout = |event: Value| Request::from_incoming(Incoming::Json(event)).service_timeout;
+        let seconds = |s| Some(Duration::from_secs(s));
+        assert_eq!(timeout(json!({"ServiceTimeout": "30"})), seconds(30));
+        assert_eq!(
+            timeout(json!({"ResourceProperties": {"ServiceTimeout": "300"}})),
+            seconds(300)
+        );
+        assert_eq!(
+            timeout(
+                json!({"ServiceTimeout": "60", "ResourceProperties": {"ServiceTimeout": "300"}})
+            ),
+            seconds(60)
+        );
+        assert_eq!(
+            timeout(json!({"ResourceProperties": {"ServiceTimeout": 45}})),
+            seconds(45)
+        );
+        for odd in [
+            json!("0"),
+            json!("3601"),
+            json!("ten"),
+            json!(-5),
+            json!(1.5),
+            json!(true),
+        ] {
+            assert_eq!(timeout(json!({"ServiceTimeout": odd})), None, "{odd}");
+        }
+        assert_eq!(timeout(json!({})), None);
     }
 
     #[test]

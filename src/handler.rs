@@ -96,6 +96,34 @@ pub fn request_token(request: &Request) -> String {
     )
 }
 
+/// What sets the time an event has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The Lambda invocation's deadline.
+    Lambda,
+    /// The resource's ServiceTimeout: CloudFormation stops waiting then, and treats a Create
+    /// still running as failed, so work that went on would create what no stack tracks.
+    ServiceTimeout,
+}
+
+/// When the answer is due: the Lambda deadline, or the resource's ServiceTimeout if that
+/// ends sooner. CloudFormation's wait begins before the event arrives (Lambda queues it), so
+/// a tenth of the ServiceTimeout, at most 5 s, is allowed for that.
+fn deadline_for(request: &Request, lambda: Instant) -> (Instant, Limit) {
+    let now = Instant::now();
+    match request.service_timeout {
+        Some(timeout) => {
+            let cloudformation = now + (timeout - (timeout / 10).min(Duration::from_secs(5)));
+            if cloudformation < lambda {
+                (cloudformation, Limit::ServiceTimeout)
+            } else {
+                (lambda, Limit::Lambda)
+            }
+        }
+        None => (lambda, Limit::Lambda),
+    }
+}
+
 /// Time kept back from the deadline for delivering the answer.
 fn reserve(total: Duration) -> Duration {
     (total / 5).clamp(Duration::from_millis(300), Duration::from_secs(5))
@@ -128,10 +156,11 @@ impl Handler {
             request_type = ?request.request_type,
         );
         async move {
-            let deadline = Instant::now()
+            let lambda_deadline = Instant::now()
                 + deadline
                     .duration_since(SystemTime::now())
                     .unwrap_or_default();
+            let (deadline, limit) = deadline_for(&request, lambda_deadline);
             info!(
                 ?mode,
                 physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
@@ -151,11 +180,14 @@ impl Handler {
                     (self.clone(), request.clone(), progress.clone());
                 Box::pin(async move { handler.run_operation(&request, progress).await })
             };
-            let outcome = supervise(work, deadline).await;
+            let outcome = supervise(work, deadline, limit).await;
             let response = decide(&request, outcome, &progress);
             match url {
                 None => provider_result(response),
-                Some(url) => self.deliver(&url, response, deadline).await,
+                // Until the Lambda deadline even after the ServiceTimeout: an answer that
+                // comes late is ignored, but one never delivered makes Lambda run the event
+                // again, Create and all.
+                Some(url) => self.deliver(&url, response, lambda_deadline).await,
             }
         }
         .instrument(span)
@@ -219,8 +251,8 @@ impl Handler {
 
 /// Runs an operation in its own task, so that a panic or the deadline ends the operation but
 /// not the answer. The operation gets until `deadline` less a reserve kept for delivering the
-/// answer.
-pub async fn supervise<F>(work: F, deadline: Instant) -> Result<Success, Failure>
+/// answer; `limit` says what set the deadline, for the Reason.
+pub async fn supervise<F>(work: F, deadline: Instant, limit: Limit) -> Result<Success, Failure>
 where
     F: Future<Output = Result<Success, Failure>> + Send + 'static,
 {
@@ -245,13 +277,19 @@ where
         Err(_) => {
             abort.abort();
             warn!(left = ?deadline.saturating_duration_since(Instant::now()), "out of time");
-            Err(Failure {
-                reason: format!(
+            let reason = match limit {
+                Limit::Lambda => format!(
                     "Timed out: EKS did not answer within the {}s the function had before its deadline. \
                      Check the function's network route to EKS, or raise its timeout.",
                     total.as_secs()
                 ),
-            })
+                Limit::ServiceTimeout => format!(
+                    "Timed out: the operation did not finish within the {}s the resource's ServiceTimeout \
+                     left it. Raise ServiceTimeout, or check the function's network route to EKS.",
+                    total.as_secs()
+                ),
+            };
+            Err(Failure { reason })
         }
     }
 }
@@ -403,6 +441,24 @@ mod tests {
         assert_ne!(a, request_token(&shifted));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_service_timeout_shorter_than_lambdas_sets_the_deadline() {
+        let lambda = Instant::now() + Duration::from_secs(900);
+        let mut request = request(None);
+        let (deadline, limit) = deadline_for(&request, lambda);
+        assert_eq!((deadline, limit), (lambda, Limit::Lambda));
+        // A tenth, at most 5 s, is left for the time the event spent in Lambda's queue.
+        request.service_timeout = Some(Duration::from_secs(30));
+        let (deadline, limit) = deadline_for(&request, lambda);
+        assert_eq!(limit, Limit::ServiceTimeout);
+        assert_eq!(deadline - Instant::now(), Duration::from_secs(27));
+        request.service_timeout = Some(Duration::from_secs(600));
+        let (deadline, _) = deadline_for(&request, lambda);
+        assert_eq!(deadline - Instant::now(), Duration::from_secs(595));
+        request.service_timeout = Some(Duration::from_secs(3600));
+        assert_eq!(deadline_for(&request, lambda).1, Limit::Lambda);
+    }
+
     #[test]
     fn reserve_is_bounded() {
         assert_eq!(reserve(Duration::from_secs(900)), Duration::from_secs(5));
@@ -423,12 +479,12 @@ mod tests {
     #[tokio::test]
     async fn a_panic_becomes_a_failure_and_the_runtime_goes_on() {
         let deadline = Instant::now() + Duration::from_secs(5);
-        let outcome = supervise(async { panic!("boom") }, deadline).await;
+        let outcome = supervise(async { panic!("boom") }, deadline, Limit::Lambda).await;
         let failure = outcome.unwrap_err();
         assert!(failure.reason.contains("boom"), "{}", failure.reason);
         // The same runtime still runs the next operation.
         assert_eq!(
-            supervise(async { Ok(success()) }, deadline).await,
+            supervise(async { Ok(success()) }, deadline, Limit::Lambda).await,
             Ok(success())
         );
     }
@@ -437,7 +493,7 @@ mod tests {
     async fn the_deadline_answers_before_a_hanging_operation() {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(60);
-        let outcome = supervise(std::future::pending(), deadline).await;
+        let outcome = supervise(std::future::pending(), deadline, Limit::Lambda).await;
         assert!(outcome.unwrap_err().reason.starts_with("Timed out"));
         // 60s less the 5s reserve kept for delivering the answer.
         assert_eq!(Instant::now() - start, Duration::from_secs(55));

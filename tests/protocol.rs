@@ -253,6 +253,32 @@ async fn the_deadline_is_answered_with_failed_when_eks_hangs() {
 }
 
 #[tokio::test]
+async fn a_short_service_timeout_is_answered_before_cloudformation_stops_waiting() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::Delay(Duration::from_secs(60)),
+        1,
+    );
+    // CloudFormation waits 4 s; the function itself may run for a minute. Working on past
+    // those 4 s would create an association after the stack has given up on it.
+    let event = h.event(
+        "Create",
+        properties_with(json!({"ServiceTimeout": "4"})),
+        None,
+    );
+    let outcome = h.invoke(&event, Duration::from_secs(60)).await;
+    let responses = h.responses(&event);
+    assert_eq!(
+        responses.len(),
+        1,
+        "outcome {outcome:?}; logs:\n{}",
+        h.logs()
+    );
+    assert_failed(&responses[0], &["Timed out", "ServiceTimeout"]);
+}
+
+#[tokio::test]
 async fn a_huge_eks_error_still_fits_in_4096_bytes() {
     let h = Harness::start().await;
     let message = "Role provided in the request is not valid. ".repeat(300);
