@@ -180,7 +180,18 @@ impl Handler {
                     (self.clone(), request.clone(), progress.clone());
                 Box::pin(async move { handler.run_operation(&request, progress).await })
             };
-            let outcome = supervise(work, deadline, limit).await;
+            let outcome = match supervise(work, deadline, limit).await {
+                Err(failure)
+                    if mode == Mode::Provider
+                        && request.request_type == RequestType::Create
+                        && progress.may_have_created() =>
+                {
+                    Err(self
+                        .undo_create(&request, &progress, failure, deadline, limit)
+                        .await)
+                }
+                outcome => outcome,
+            };
             let response = decide(&request, outcome, &progress);
             match url {
                 None => provider_result(response),
@@ -222,6 +233,50 @@ impl Handler {
             progress,
         };
         operate(&ctx, request).await
+    }
+
+    /// Behind the CDK provider framework a failed Create gets no Delete: the framework
+    /// answers the one that follows by itself, without calling this function. So what the
+    /// Create may have made is removed here, as that Delete would remove it in direct mode,
+    /// and the Reason says whether it was.
+    async fn undo_create(
+        self: &Arc<Self>,
+        request: &Request,
+        progress: &Progress,
+        failure: Failure,
+        deadline: Instant,
+        limit: Limit,
+    ) -> Failure {
+        let mut delete = request.clone();
+        delete.request_type = RequestType::Delete;
+        delete.physical_resource_id = Some(
+            progress
+                .created_arn()
+                .unwrap_or_else(|| placeholder_id(request)),
+        );
+        info!(
+            physical_resource_id = delete.physical_resource_id.as_deref().unwrap_or(""),
+            "removing what the failed Create may have made"
+        );
+        let work = {
+            let handler = Arc::clone(self);
+            Box::pin(async move { handler.run_operation(&delete, Progress::default()).await })
+        };
+        let reason = match supervise(work, deadline, limit).await {
+            Ok(_) => format!(
+                "{} Nothing it may have made is left on EKS.",
+                failure.reason
+            ),
+            Err(cleanup) => {
+                error!(reason = %cleanup.reason, "could not remove what the failed Create may have made");
+                format!(
+                    "{} Removing what it may have made failed too ({}): an association tagged with \
+                     this stack and logical id may be left on EKS.",
+                    failure.reason, cleanup.reason
+                )
+            }
+        };
+        Failure { reason }
     }
 
     async fn deliver(
@@ -323,7 +378,7 @@ pub fn decide(
     };
     let physical_id = physical_id
         .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| format!("cfn-eks-pod-identity-{}", request_token(request)));
+        .unwrap_or_else(|| placeholder_id(request));
     info!(?status, reason = reason.as_deref().unwrap_or(""), physical_resource_id = %physical_id, "decided");
     Response::new(
         request,
@@ -332,6 +387,12 @@ pub fn decide(
         physical_id,
         data(association.as_ref()),
     )
+}
+
+/// The id of a failed event that has none better: for a Create, one whose outcome is
+/// unknown, which its Delete looks up.
+fn placeholder_id(request: &Request) -> String {
+    format!("cfn-eks-pod-identity-{}", request_token(request))
 }
 
 /// Behind the CDK provider framework the result is the return value, and a failure is an

@@ -279,6 +279,45 @@ async fn a_short_service_timeout_is_answered_before_cloudformation_stops_waiting
 }
 
 #[tokio::test]
+async fn behind_the_framework_a_failed_create_removes_what_it_made() {
+    let h = Harness::start().await;
+    // EKS creates the association, but the answer never arrives, nor to any retry.
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::ResetAfterHandling,
+        1,
+    );
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::Reset,
+        100,
+    );
+    let mut event = h.event(
+        "Create",
+        properties_with(json!({"ServiceToken": FRAMEWORK})),
+        None,
+    );
+    event["ServiceToken"] = json!(FRAMEWORK);
+    let Outcome::Error { message, .. } = h.invoke(&event, Duration::from_secs(60)).await else {
+        panic!(
+            "provider mode reports a failure as an error; logs:\n{}",
+            h.logs()
+        );
+    };
+    // The framework answers the Delete that follows without calling the function, so
+    // nothing else would ever remove it.
+    assert!(
+        message.contains("Nothing it may have made is left"),
+        "{message}"
+    );
+    assert!(
+        h.standin.associations().is_empty(),
+        "{:?}",
+        h.standin.associations()
+    );
+}
+
+#[tokio::test]
 async fn a_huge_eks_error_still_fits_in_4096_bytes() {
     let h = Harness::start().await;
     let message = "Role provided in the request is not valid. ".repeat(300);

@@ -232,14 +232,16 @@ async fn upload(
                 .into_response()
         }
     };
-    let checked = match gate::admit(&shared, Request::Bucket, conn.as_ref()).await {
+    let verdict = gate::admit(&shared, Request::Bucket, conn.as_ref()).await;
+    let reset_after = matches!(verdict, Verdict::ProceedThenReset);
+    let checked = match verdict {
         Verdict::Reset => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         Verdict::Fail {
             status,
             error_type,
             message,
         } => Err(S3Error::new(status, &error_type, &message)),
-        Verdict::Proceed => match body {
+        Verdict::Proceed | Verdict::ProceedThenReset => match body {
             Ok(body) => check_upload(&headers, body.len()).map(|length| (body, length)),
             Err(_) => Err(S3Error::new(
                 400,
@@ -271,6 +273,10 @@ async fn upload(
                 received_at: Instant::now(),
             };
             shared.bucket.accept(key, put);
+            if reset_after {
+                gate::reset(conn.as_ref());
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
             (
                 StatusCode::OK,
                 [(

@@ -56,6 +56,9 @@ pub enum Fault {
     Delay(Duration),
     /// Drop the connection with a TCP reset, sending no response.
     Reset,
+    /// Handle the request, then drop the connection with a TCP reset before the response:
+    /// the call took effect, and the client never learns that it did.
+    ResetAfterHandling,
     /// A Create for the (region, cluster, namespace, service account) of an
     /// association deleted less than this long ago gets 409
     /// ResourceInUseException, like EKS's eventual consistency after a delete.

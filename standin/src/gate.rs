@@ -21,6 +21,16 @@ pub enum Verdict {
     },
     /// The connection was killed: whatever the handler returns is never sent.
     Reset,
+    /// Handle it, then kill the connection, so the answer is never sent.
+    ProceedThenReset,
+}
+
+/// Kills the connection after a [`Verdict::ProceedThenReset`] request was handled; without
+/// one to kill (the router driven in-process) the caller's server error is the nearest thing.
+pub fn reset(conn: Option<&Connection>) {
+    if let Some(conn) = conn {
+        conn.switch.kill();
+    }
 }
 
 /// Applies the first matching fault rule to `request`.
@@ -42,6 +52,7 @@ pub async fn admit(shared: &Shared, request: Request<'_>, conn: Option<&Connecti
             error_type,
             message,
         },
+        Some(Fault::ResetAfterHandling) => Verdict::ProceedThenReset,
         Some(Fault::Reset) => match conn {
             Some(conn) => {
                 conn.switch.kill();

@@ -163,6 +163,11 @@ async fn run(
             message,
         } => Err(EksError::new(status, &error_type, message)),
         Verdict::Proceed => target.and_then(|t| op(shared, &mut lock(&shared.eks), &t)),
+        Verdict::ProceedThenReset => {
+            let _ = target.and_then(|t| op(shared, &mut lock(&shared.eks), &t));
+            gate::reset(req.conn.as_ref());
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
     };
     let response = match result {
         Ok(value) => json_ok(value),

@@ -152,6 +152,37 @@ async fn reset_applies_to_bucket_uploads_too() {
 }
 
 #[tokio::test]
+async fn reset_after_handling_takes_effect_but_sends_nothing() {
+    let s = Standin::start().await.unwrap();
+    s.inject(FaultTarget::any_eks(), Fault::ResetAfterHandling, 1);
+    let payload = body("a").to_string();
+    let request = format!(
+        "POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    let (result, got) = read_after(&s, &request).await;
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert_eq!(
+        result.map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionReset)
+    );
+    assert_eq!(s.associations().len(), 1, "the create took effect");
+
+    s.inject(FaultTarget::Bucket, Fault::ResetAfterHandling, 1);
+    let (result, got) = read_after(
+        &s,
+        "PUT /bucket/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+    )
+    .await;
+    assert!(got.is_empty());
+    assert_eq!(
+        result.map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionReset)
+    );
+    assert_eq!(s.responses("k").len(), 1, "the upload was stored");
+}
+
+#[tokio::test]
 async fn a_create_right_after_a_delete_can_conflict() {
     let s = Standin::start().await.unwrap();
     s.inject(
