@@ -65,12 +65,13 @@ impl EksError {
                 .contains("role provided in the request does not exist")
     }
 
-    /// EKS answered, and refused: the call changed nothing. Every other failure leaves its
-    /// effect unknown, since a request that timed out or met a server error may have been
-    /// carried out. (A retried request carries the same token, so an earlier attempt that
-    /// did take effect makes the retry succeed rather than be refused.)
+    /// EKS answered, and refused a request it would refuse every time (invalid, not
+    /// permitted, no such cluster): the call changed nothing, even if the SDK's hidden
+    /// retries of it had an attempt time out first, since that attempt was refused too.
+    /// Every other failure leaves its effect unknown. A Conflict among them: it is also
+    /// what a retry would meet if an attempt that timed out had created the association.
     pub fn changed_nothing(&self) -> bool {
-        self.kind != ErrorKind::Other
+        matches!(self.kind, ErrorKind::Refused | ErrorKind::NotFound)
     }
 
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError

@@ -263,8 +263,11 @@ impl Handler {
             Box::pin(async move { handler.run_operation(&delete, Progress::default()).await })
         };
         let reason = match supervise(work, deadline, limit).await {
+            // A request cut off by the deadline may still reach EKS after the look-up.
             Ok(_) => format!(
-                "{} Nothing it may have made is left on EKS.",
+                "{} It was cleaned up: no association it made was found on EKS, or the one \
+                 found was deleted. (If a request of it was cut off on its way, check that \
+                 none appears later.)",
                 failure.reason
             ),
             Err(cleanup) => {

@@ -186,6 +186,46 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
 }
 
 #[tokio::test]
+async fn a_create_whose_answer_was_lost_is_removed_by_its_delete() {
+    let h = Harness::start().await;
+    // EKS creates the association, but neither its answer nor a retry's gets through.
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::ResetAfterHandling,
+        1,
+    );
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::Reset,
+        100,
+    );
+    let failed = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(&failed, &["CreatePodIdentityAssociation"]);
+    assert_eq!(h.standin.associations().len(), 1);
+    // The failed Create's id makes the rollback's Delete look, and it finds it.
+    let id = failed["PhysicalResourceId"].as_str().unwrap();
+    let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.standin.associations().is_empty());
+}
+
+#[tokio::test]
+async fn a_create_refused_as_a_conflict_is_still_looked_up_by_its_delete() {
+    let h = Harness::start().await;
+    let other = foreign(&h);
+    let failed = h.send(&h.event("Create", properties(), None)).await;
+    assert_failed(&failed, &["already exists"]);
+    // A conflict is also what a retry meets when an attempt that timed out created the
+    // association, so the failed Create does not claim it made nothing, and its Delete
+    // looks; what it finds there is not this resource's, and stays.
+    let id = failed["PhysicalResourceId"].as_str().unwrap();
+    assert!(!id.contains("nothing-created"), "{id}");
+    let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.association_arns(), vec![other.association_arn]);
+}
+
+#[tokio::test]
 async fn the_delete_after_a_create_eks_refused_calls_nothing() {
     let h = Harness::start().await;
     // The function's role may not touch this cluster (say, outside the template's
