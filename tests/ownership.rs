@@ -189,16 +189,7 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
 async fn a_create_whose_answer_was_lost_is_removed_by_its_delete() {
     let h = Harness::start().await;
     // EKS creates the association, but neither its answer nor a retry's gets through.
-    h.standin.inject(
-        FaultTarget::eks("CreatePodIdentityAssociation"),
-        Fault::ResetAfterHandling,
-        1,
-    );
-    h.standin.inject(
-        FaultTarget::eks("CreatePodIdentityAssociation"),
-        Fault::Reset,
-        100,
-    );
+    h.lose_create_answers();
     let failed = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&failed, &["CreatePodIdentityAssociation"]);
     assert_eq!(h.standin.associations().len(), 1);

@@ -287,17 +287,8 @@ async fn a_short_service_timeout_is_answered_before_cloudformation_stops_waiting
 #[tokio::test]
 async fn behind_the_framework_a_failed_create_removes_what_it_made() {
     let h = Harness::start().await;
-    // EKS creates the association, but the answer never arrives, nor to any retry.
-    h.standin.inject(
-        FaultTarget::eks("CreatePodIdentityAssociation"),
-        Fault::ResetAfterHandling,
-        1,
-    );
-    h.standin.inject(
-        FaultTarget::eks("CreatePodIdentityAssociation"),
-        Fault::Reset,
-        100,
-    );
+    // EKS creates the association, but neither its answer nor a retry's gets through.
+    h.lose_create_answers();
     let mut event = h.event(
         "Create",
         properties_with(json!({"ServiceToken": FRAMEWORK})),

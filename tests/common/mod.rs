@@ -4,7 +4,7 @@
 #![allow(dead_code)] // Each test file uses its own part of the harness.
 
 use serde_json::{json, Value};
-use standin::{Outcome, Standin};
+use standin::{Fault, FaultTarget, Outcome, Standin};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -187,6 +187,14 @@ impl Harness {
             (Some(out), Some(done)) => done - out < record.invocation.timeout,
             _ => false,
         }
+    }
+
+    /// Makes EKS carry out the next CreatePodIdentityAssociation but lose its answer, and
+    /// the answers of the SDK's retries: the function cannot know the association exists.
+    pub fn lose_create_answers(&self) {
+        let create = || FaultTarget::eks("CreatePodIdentityAssociation");
+        self.standin.inject(create(), Fault::ResetAfterHandling, 1);
+        self.standin.inject(create(), Fault::Reset, 100);
     }
 
     /// The ARNs of every association the stand-in holds.

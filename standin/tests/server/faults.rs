@@ -83,6 +83,15 @@ async fn delays_stall_then_handle_normally() {
     assert_eq!(s.associations().len(), 1);
 }
 
+/// A CreatePodIdentityAssociation for service account `name`, as raw HTTP/1.1.
+fn raw_create(name: &str) -> String {
+    let payload = body(name).to_string();
+    format!(
+        "POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    )
+}
+
 /// Sends one request on a raw socket and reports how the read ended.
 async fn read_after(s: &Standin, request: &str) -> (std::io::Result<usize>, Vec<u8>) {
     let mut stream = TcpStream::connect(s.addr()).await.unwrap();
@@ -102,11 +111,7 @@ async fn read_after(s: &Standin, request: &str) -> (std::io::Result<usize>, Vec<
 async fn reset_drops_the_connection_without_a_response() {
     let s = Standin::start().await.unwrap();
     s.inject(FaultTarget::any_eks(), Fault::Reset, 1);
-    let payload = body("a").to_string();
-    let request = format!(
-        "POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
+    let request = raw_create("a");
     let (result, got) = read_after(&s, &request).await;
     assert!(
         got.is_empty(),
@@ -155,11 +160,7 @@ async fn reset_applies_to_bucket_uploads_too() {
 async fn reset_after_handling_takes_effect_but_sends_nothing() {
     let s = Standin::start().await.unwrap();
     s.inject(FaultTarget::any_eks(), Fault::ResetAfterHandling, 1);
-    let payload = body("a").to_string();
-    let request = format!(
-        "POST {BASE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
+    let request = raw_create("a");
     let (result, got) = read_after(&s, &request).await;
     assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
     assert_eq!(
