@@ -92,6 +92,24 @@ fn raw_create(name: &str) -> String {
     )
 }
 
+/// Sends one request on a raw socket and checks that the connection was reset with no
+/// response bytes.
+async fn assert_reset_without_answer(s: &Standin, request: &str) {
+    let (result, got) = read_after(s, request).await;
+    assert!(
+        got.is_empty(),
+        "no response bytes expected, got {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(
+        result.map_err(|e| e.kind()),
+        Err(ErrorKind::ConnectionReset)
+    );
+}
+
+/// A two-byte upload to key `k`, as raw HTTP/1.1.
+const RAW_UPLOAD: &str = "PUT /bucket/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+
 /// Sends one request on a raw socket and reports how the read ended.
 async fn read_after(s: &Standin, request: &str) -> (std::io::Result<usize>, Vec<u8>) {
     let mut stream = TcpStream::connect(s.addr()).await.unwrap();
@@ -112,16 +130,7 @@ async fn reset_drops_the_connection_without_a_response() {
     let s = Standin::start().await.unwrap();
     s.inject(FaultTarget::any_eks(), Fault::Reset, 1);
     let request = raw_create("a");
-    let (result, got) = read_after(&s, &request).await;
-    assert!(
-        got.is_empty(),
-        "no response bytes expected, got {:?}",
-        String::from_utf8_lossy(&got)
-    );
-    assert_eq!(
-        result.map_err(|e| e.kind()),
-        Err(ErrorKind::ConnectionReset)
-    );
+    assert_reset_without_answer(&s, &request).await;
     assert!(
         s.associations().is_empty(),
         "a reset request is not handled"
@@ -143,16 +152,7 @@ async fn reset_drops_the_connection_without_a_response() {
 async fn reset_applies_to_bucket_uploads_too() {
     let s = Standin::start().await.unwrap();
     s.inject(FaultTarget::Bucket, Fault::Reset, 1);
-    let (result, got) = read_after(
-        &s,
-        "PUT /bucket/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
-    )
-    .await;
-    assert!(got.is_empty());
-    assert_eq!(
-        result.map_err(|e| e.kind()),
-        Err(ErrorKind::ConnectionReset)
-    );
+    assert_reset_without_answer(&s, RAW_UPLOAD).await;
     assert!(s.responses("k").is_empty());
 }
 
@@ -160,26 +160,11 @@ async fn reset_applies_to_bucket_uploads_too() {
 async fn reset_after_handling_takes_effect_but_sends_nothing() {
     let s = Standin::start().await.unwrap();
     s.inject(FaultTarget::any_eks(), Fault::ResetAfterHandling, 1);
-    let request = raw_create("a");
-    let (result, got) = read_after(&s, &request).await;
-    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
-    assert_eq!(
-        result.map_err(|e| e.kind()),
-        Err(ErrorKind::ConnectionReset)
-    );
+    assert_reset_without_answer(&s, &raw_create("a")).await;
     assert_eq!(s.associations().len(), 1, "the create took effect");
 
     s.inject(FaultTarget::Bucket, Fault::ResetAfterHandling, 1);
-    let (result, got) = read_after(
-        &s,
-        "PUT /bucket/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
-    )
-    .await;
-    assert!(got.is_empty());
-    assert_eq!(
-        result.map_err(|e| e.kind()),
-        Err(ErrorKind::ConnectionReset)
-    );
+    assert_reset_without_answer(&s, RAW_UPLOAD).await;
     assert_eq!(s.responses("k").len(), 1, "the upload was stored");
 }
 
