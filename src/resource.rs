@@ -39,8 +39,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 /// What this event's Create calls have done, shared with the supervisor so that the answer
 /// to a failed Create names what the stack's Delete must remove: the association, if one is
-/// known; nothing at all, if every call was refused; and otherwise a Create whose effect is
-/// unknown (it timed out, or the deadline or a panic cut it off).
+/// known; nothing at all, if none was sent or EKS refused the last one as it would refuse
+/// any (see [`EksError::changed_nothing`]: then no earlier one, same token and same request,
+/// took effect either); and otherwise a Create whose effect is unknown (it timed out, met a
+/// conflict or a server error, or the deadline or a panic cut it off).
 #[derive(Debug, Clone, Default)]
 pub struct Progress(Arc<Mutex<Created>>);
 
@@ -57,7 +59,7 @@ impl Progress {
         self.lock().in_doubt = true;
     }
 
-    /// Records a Create that EKS refused: it made nothing.
+    /// Records a Create that EKS refused as it would refuse any: it made nothing.
     pub fn refused(&self) {
         self.lock().in_doubt = false;
     }
