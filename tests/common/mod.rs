@@ -152,7 +152,12 @@ impl Harness {
 
     /// Sends `event` and returns the one response CloudFormation would get.
     pub async fn send(&self, event: &Value) -> Value {
-        let outcome = self.invoke(event, Duration::from_secs(30)).await;
+        self.send_within(event, Duration::from_secs(30)).await
+    }
+
+    /// [`Harness::send`], with the function given `timeout` to handle the event.
+    pub async fn send_within(&self, event: &Value, timeout: Duration) -> Value {
+        let outcome = self.invoke(event, timeout).await;
         let responses = self.responses(event);
         assert_eq!(
             responses.len(),
