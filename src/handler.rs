@@ -181,15 +181,9 @@ impl Handler {
                 Box::pin(async move { handler.run_operation(&request, progress).await })
             };
             let outcome = match supervise(work, deadline, limit).await {
-                Err(failure)
-                    if mode == Mode::Provider
-                        && request.request_type == RequestType::Create
-                        && progress.may_have_created() =>
-                {
-                    Err(self
-                        .undo_create(&request, &progress, failure, deadline, limit)
-                        .await)
-                }
+                Err(failure) if must_undo(mode, &request.request_type, &progress) => Err(self
+                    .undo(&request, &progress, failure, deadline, limit)
+                    .await),
                 outcome => outcome,
             };
             let response = decide(&request, outcome, &progress);
@@ -235,11 +229,9 @@ impl Handler {
         operate(&ctx, request).await
     }
 
-    /// Behind the CDK provider framework a failed Create gets no Delete: the framework
-    /// answers the one that follows by itself, without calling this function. So what the
-    /// Create may have made is removed here, as that Delete would remove it in direct mode,
-    /// and the Reason says whether it was.
-    async fn undo_create(
+    /// Removes what a failed event may have made (see [`must_undo`]), as a Delete of it
+    /// would, and says in the Reason whether it could.
+    async fn undo(
         self: &Arc<Self>,
         request: &Request,
         progress: &Progress,
@@ -256,7 +248,7 @@ impl Handler {
         );
         info!(
             physical_resource_id = delete.physical_resource_id.as_deref().unwrap_or(""),
-            "removing what the failed Create may have made"
+            "removing what the failed event may have made"
         );
         let work = {
             let handler = Arc::clone(self);
@@ -271,7 +263,7 @@ impl Handler {
                 failure.reason
             ),
             Err(cleanup) => {
-                error!(reason = %cleanup.reason, "could not remove what the failed Create may have made");
+                error!(reason = %cleanup.reason, "could not remove what the failed event may have made");
                 format!(
                     "{} Removing what it may have made failed too ({}): an association tagged with \
                      this stack and logical id may be left on EKS.",
@@ -304,6 +296,19 @@ impl Handler {
                 Err(failed.into())
             }
         }
+    }
+}
+
+/// Whether a failed event must remove what it may have made before it answers, because
+/// nothing CloudFormation sends next will. Behind the CDK provider framework a failed Create
+/// gets no Delete of ours: the framework answers it by itself. And in either mode, the
+/// rollback of a failed Update returns to the old association and never sees the new one a
+/// replacement's Create may have made.
+fn must_undo(mode: Mode, request_type: &RequestType, progress: &Progress) -> bool {
+    match request_type {
+        RequestType::Create => mode == Mode::Provider && progress.may_have_created(),
+        RequestType::Update => progress.may_have_replaced(),
+        _ => false,
     }
 }
 
@@ -596,5 +601,40 @@ mod tests {
             decide(&update, failure(), &progress).physical_resource_id,
             "arn:old"
         );
+    }
+
+    #[test]
+    fn only_what_no_later_event_removes_is_undone_at_once() {
+        let undo = |mode, kind: RequestType, progress: &Progress| must_undo(mode, &kind, progress);
+        let sent = Progress::default();
+        sent.sending();
+        // A failed Create's own Delete follows in direct mode; behind the framework it does not.
+        assert!(!undo(Mode::Direct, RequestType::Create, &sent));
+        assert!(undo(Mode::Provider, RequestType::Create, &sent));
+        assert!(!undo(
+            Mode::Provider,
+            RequestType::Create,
+            &Progress::default()
+        ));
+        // A replacement's Create at a service account this event found free: in both modes.
+        let replaced = Progress::default();
+        replaced.found_placement_free();
+        assert!(
+            !undo(Mode::Direct, RequestType::Update, &replaced),
+            "nothing sent yet"
+        );
+        replaced.sending();
+        assert!(undo(Mode::Direct, RequestType::Update, &replaced));
+        assert!(undo(Mode::Provider, RequestType::Update, &replaced));
+        replaced.refused();
+        assert!(
+            !undo(Mode::Direct, RequestType::Update, &replaced),
+            "EKS refused it"
+        );
+        // One found there already, which a rollback returns to, is never removed.
+        let adopted = Progress::default();
+        adopted.created("arn:owned-before");
+        assert!(!undo(Mode::Direct, RequestType::Update, &adopted));
+        assert!(!undo(Mode::Provider, RequestType::Delete, &sent));
     }
 }

@@ -43,6 +43,10 @@ impl<E: std::fmt::Display> From<E> for Failure {
 /// any (see [`EksError::changed_nothing`]: then no earlier one, same token and same request,
 /// took effect either); and otherwise a Create whose effect is unknown (it timed out, met a
 /// conflict or a server error, or the deadline or a panic cut it off).
+///
+/// A replacement Update also records that its new service account had no association
+/// before its Create: whatever this resource owns there afterwards, that Create made (see
+/// [`Progress::may_have_replaced`]).
 #[derive(Debug, Clone, Default)]
 pub struct Progress(Arc<Mutex<Created>>);
 
@@ -50,6 +54,7 @@ pub struct Progress(Arc<Mutex<Created>>);
 struct Created {
     association: Option<String>,
     in_doubt: bool,
+    placement_was_free: bool,
 }
 
 impl Progress {
@@ -81,6 +86,20 @@ impl Progress {
     pub fn may_have_created(&self) -> bool {
         let created = self.lock();
         created.association.is_some() || created.in_doubt
+    }
+
+    /// Records that the service account a replacement is for had no association when this
+    /// event looked, before its Create.
+    pub fn found_placement_free(&self) {
+        self.lock().placement_was_free = true;
+    }
+
+    /// Whether a replacement may have made an association that nothing else will remove:
+    /// its service account was free before, and a Create may have taken it since. An
+    /// association found there already owned (a rollback returning to it) is never counted.
+    pub fn may_have_replaced(&self) -> bool {
+        let created = self.lock();
+        created.placement_was_free && (created.association.is_some() || created.in_doubt)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Created> {
@@ -252,13 +271,27 @@ fn is_nothing_created_id(id: &str) -> bool {
         })
 }
 
+/// Looks before it creates: a rollback returns to the association this resource still owns
+/// there, and a service account known to be free is what lets a failed replacement remove
+/// what its Create may have made, where a look-up afterwards could not tell that from an
+/// association this resource already had.
 async fn replace(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
     why: Replacement,
 ) -> Result<Success, Failure> {
-    info!(?why, "creating a new association");
-    create_association(ctx, desired).await
+    match existing_association(ctx, desired).await? {
+        Some(existing) if ctx.owner.owns(&existing.tags) => {
+            info!(?why, association = %existing.arn, "returning to the association this resource already owns");
+            converge(ctx, desired, existing).await
+        }
+        Some(existing) => Err(conflict(desired, &existing.id)),
+        None => {
+            ctx.progress.found_placement_free();
+            info!(?why, "creating a new association");
+            create_association(ctx, desired).await
+        }
+    }
 }
 
 /// How long a Create keeps retrying a conflict with an association that is being deleted

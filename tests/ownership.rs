@@ -78,6 +78,64 @@ async fn delete_never_removes_an_association_the_stack_does_not_own() {
 }
 
 #[tokio::test]
+async fn a_replacement_whose_answer_was_lost_is_removed_before_the_update_answers() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    // EKS creates the new association, but neither its answer nor a retry's gets through.
+    h.lose_create_answers();
+    let failed = h
+        .send(&h.update(&original, properties(), moved.clone()))
+        .await;
+    assert_failed(
+        &failed,
+        &["CreatePodIdentityAssociation", "It was cleaned up"],
+    );
+    assert_eq!(failed["PhysicalResourceId"], original.as_str());
+    // The rollback returns to the original and never looks at the new service account, so
+    // the update had to remove what it made there itself.
+    assert_eq!(h.association_arns(), vec![original.clone()]);
+    h.standin.clear_faults();
+    h.standin.clear_eks_calls();
+    let rollback = h.send(&h.update(&original, moved, properties())).await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_eq!(rollback["PhysicalResourceId"], original.as_str());
+    assert_eq!(h.eks_operations(), vec!["DescribePodIdentityAssociation"]);
+    assert_eq!(h.association_arns(), vec![original]);
+}
+
+#[tokio::test]
+async fn a_failed_rollback_never_removes_the_association_it_returns_to() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    let replaced = h
+        .send(&h.update(&original, properties(), moved.clone()))
+        .await;
+    let new_arn = replaced["PhysicalResourceId"].as_str().unwrap().to_owned();
+    // The rollback finds the original, which this resource owns, and must also change its
+    // tags; EKS refuses that.
+    h.standin.clear_eks_calls();
+    h.standin.inject(
+        FaultTarget::eks("TagResource"),
+        Fault::status(400, "InvalidParameterException", "tags refused"),
+        1000,
+    );
+    let back = properties_with(json!({"Tags": [{"Key": "team", "Value": "billing"}]}));
+    let failed = h.send(&h.update(&new_arn, moved, back)).await;
+    assert_failed(&failed, &["TagResource", "tags refused"]);
+    assert!(!h
+        .eks_operations()
+        .contains(&"CreatePodIdentityAssociation".to_owned()));
+    // Both stay: the original was there before this update, and is not its to remove.
+    let mut left = h.association_arns();
+    left.sort();
+    let mut expected = vec![original, new_arn];
+    expected.sort();
+    assert_eq!(left, expected);
+}
+
+#[tokio::test]
 async fn create_conflicting_with_a_foreign_association_fails_at_once() {
     let h = Harness::start().await;
     let other = foreign(&h);
