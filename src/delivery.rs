@@ -22,6 +22,18 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest pause between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
+/// The DNS suffixes of the AWS partitions (the SDK's partition table): CloudFormation's
+/// presigned ResponseURLs are on S3 in the stack's own partition.
+const AWS_DNS_SUFFIXES: [&str; 7] = [
+    ".amazonaws.com",    // aws, aws-us-gov
+    ".amazonaws.com.cn", // aws-cn
+    ".amazonaws.eu",     // aws-eusc
+    ".c2s.ic.gov",       // aws-iso
+    ".sc2s.sgov.gov",    // aws-iso-b
+    ".cloud.adc-e.uk",   // aws-iso-e
+    ".csp.hci.ic.gov",   // aws-iso-f
+];
+
 /// A ResponseURL that passed the host check. Its `Display` leaves out the query string.
 #[derive(Clone)]
 pub struct ResponseUrl(Url);
@@ -44,8 +56,9 @@ impl fmt::Display for UrlRefused {
 impl std::error::Error for UrlRefused {}
 
 impl ResponseUrl {
-    /// Checks a ResponseURL: https on `*.amazonaws.com` or `*.amazonaws.com.cn`; with
-    /// `allow_loopback`, also http(s) on 127.0.0.1, ::1 or localhost.
+    /// Checks a ResponseURL: https on a host under an AWS partition's DNS suffix
+    /// (`*.amazonaws.com`, `*.amazonaws.com.cn` and the others in [`AWS_DNS_SUFFIXES`]);
+    /// with `allow_loopback`, also http(s) on 127.0.0.1, ::1 or localhost.
     pub fn parse(text: &str, allow_loopback: bool) -> Result<ResponseUrl, UrlRefused> {
         let refused = |rule| UrlRefused {
             url: redact(text),
@@ -53,7 +66,7 @@ impl ResponseUrl {
         };
         let url = Url::parse(text).map_err(|_| refused("not a valid URL"))?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let aws = [".amazonaws.com", ".amazonaws.com.cn"]
+        let aws = AWS_DNS_SUFFIXES
             .iter()
             .any(|suffix| host.ends_with(suffix) && host.len() > suffix.len());
         let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
@@ -64,7 +77,8 @@ impl ResponseUrl {
                 "a loopback ResponseURL is only allowed with CFN_RESPONSE_ALLOW_LOOPBACK=true",
             )),
             "https" => Err(refused(
-                "the host is not an AWS S3 host (*.amazonaws.com or *.amazonaws.com.cn)",
+                "the host is not in an AWS partition's domain (*.amazonaws.com, *.amazonaws.com.cn, \
+                 *.amazonaws.eu, *.c2s.ic.gov, *.sc2s.sgov.gov, *.cloud.adc-e.uk, *.csp.hci.ic.gov)",
             )),
             _ => Err(refused("only https is allowed")),
         }
@@ -162,6 +176,12 @@ mod tests {
             "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/a?X-Amz-Signature=s",
             "https://bucket.s3.cn-north-1.amazonaws.com.cn/key",
             "https://s3.us-east-1.amazonaws.com/bucket/key",
+            // The other partitions' S3 domains.
+            "https://bucket.s3.eusc-de-east-1.amazonaws.eu/key",
+            "https://bucket.s3.us-iso-east-1.c2s.ic.gov/key",
+            "https://bucket.s3.us-isob-east-1.sc2s.sgov.gov/key",
+            "https://bucket.s3.eu-isoe-west-1.cloud.adc-e.uk/key",
+            "https://bucket.s3.us-isof-south-1.csp.hci.ic.gov/key",
         ] {
             assert!(ResponseUrl::parse(url, false).is_ok(), "{url}");
         }
@@ -175,6 +195,9 @@ mod tests {
             "https://evil.example.com/.amazonaws.com",
             "https://s3.amazonaws.com.evil.example/key",
             "https://bucket.s3.amazonaws.com:443@evil.example/key",
+            "https://c2s.ic.gov/key",
+            "https://evilc2s.ic.gov/key",
+            "https://amazonaws.eu.evil.example/key",
             "http://pre-signed-S3-url-for-response",
             "pre-signed-url-for-create-response",
             "http://127.0.0.1:9000/bucket/key",
