@@ -9,12 +9,18 @@ use crate::arn::AssociationArn;
 use crate::config::Environment;
 use crate::plan::{Association, SettingsChange};
 use crate::properties::{DesiredAssociation, Placement};
+use aws_sdk_eks::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_eks::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_eks::error::ProvideErrorMetadata;
 use aws_sdk_eks::types::PodIdentityAssociation;
 use aws_sdk_eks::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// What kind of failure an EKS call had, as far as the decisions care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +31,10 @@ pub enum ErrorKind {
     Conflict,
     /// EKS refused the request as invalid, not permitted or over a limit.
     Refused,
+    /// No attempt of the call reached EKS: each failed before it had a connection (a host
+    /// name that does not resolve, as for a region that does not exist; a refused or
+    /// unroutable connection) or before it was sent (no credentials).
+    Unreached,
     /// Anything else (throttling after retries, server errors, timeouts, the network): the
     /// call may or may not have taken effect.
     Other,
@@ -65,13 +75,16 @@ impl EksError {
                 .contains("role provided in the request does not exist")
     }
 
-    /// EKS answered, and refused a request it would refuse every time (invalid, not
-    /// permitted, no such cluster): the call changed nothing, even if the SDK's hidden
-    /// retries of it had an attempt time out first, since that attempt was refused too.
-    /// Every other failure leaves its effect unknown. A Conflict among them: it is also
+    /// The call changed nothing: no attempt of it reached EKS, or EKS refused a request it
+    /// would refuse every time (invalid, not permitted, no such cluster), even if the SDK's
+    /// hidden retries of it had an attempt time out first, since that attempt was refused
+    /// too. Every other failure leaves its effect unknown. A Conflict among them: it is also
     /// what a retry would meet if an attempt that timed out had created the association.
     pub fn changed_nothing(&self) -> bool {
-        matches!(self.kind, ErrorKind::Refused | ErrorKind::NotFound)
+        matches!(
+            self.kind,
+            ErrorKind::Refused | ErrorKind::NotFound | ErrorKind::Unreached
+        )
     }
 
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
@@ -82,13 +95,27 @@ impl EksError {
         let kind = match code.as_deref() {
             Some("ResourceNotFoundException" | "NotFoundException") => ErrorKind::NotFound,
             Some("ResourceInUseException") => ErrorKind::Conflict,
-            // The operations' modelled client errors, and IAM's refusal.
+            // The operations' modelled client errors, IAM's refusal, and the refusals of
+            // the request's signature or credentials, which the same credentials meet on
+            // every attempt (a region not enabled for the account answers
+            // UnrecognizedClientException).
             Some(
                 "InvalidParameterException"
                 | "InvalidRequestException"
                 | "ResourceLimitExceededException"
                 | "BadRequestException"
-                | "AccessDeniedException",
+                | "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+                | "InvalidSignatureException"
+                | "SignatureDoesNotMatch"
+                | "IncompleteSignature"
+                | "IncompleteSignatureException"
+                | "MissingAuthenticationToken"
+                | "MissingAuthenticationTokenException"
+                | "ExpiredTokenException"
+                | "RequestExpired"
+                | "OptInRequired",
             ) => ErrorKind::Refused,
             _ => ErrorKind::Other,
         };
@@ -139,6 +166,62 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
     config.build()
 }
 
+/// Watches the attempts of one call (the SDK retries within it) to tell whether any may have
+/// reached EKS: one that was sent and got an answer, or failed after its connection opened.
+/// A call none of whose attempts did changed nothing ([`ErrorKind::Unreached`]).
+#[derive(Debug, Clone, Default)]
+struct Reach(Arc<Attempts>);
+
+#[derive(Debug, Default)]
+struct Attempts {
+    sending: AtomicBool,
+    reached: AtomicBool,
+}
+
+impl Reach {
+    /// `error`, marked [`ErrorKind::Unreached`] when no attempt reached EKS.
+    fn judge(&self, mut error: EksError) -> EksError {
+        if error.kind == ErrorKind::Other && !self.0.reached.load(Ordering::Relaxed) {
+            error.kind = ErrorKind::Unreached;
+        }
+        error
+    }
+}
+
+impl Intercept for Reach {
+    fn name(&self) -> &'static str {
+        "Reach"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.sending.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let sent = self.0.sending.swap(false, Ordering::Relaxed);
+        let never_connected = context.response().is_none()
+            && matches!(
+                context.output_or_error(),
+                Some(Err(error)) if error.as_connector_error().is_some_and(crate::http::never_connected)
+            );
+        if sent && !never_connected {
+            self.0.reached.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
 /// EKS clients, one per region, all built from the configuration loaded once at start-up.
 pub struct Eks {
     config: aws_sdk_eks::Config,
@@ -182,6 +265,8 @@ impl Eks {
     ) -> Result<Association, EksError> {
         const OP: &str = "CreatePodIdentityAssociation";
         let p = &desired.placement;
+        // Whether it reached EKS decides what a failed Create's Delete must look for.
+        let reach = Reach::default();
         let output = Box::pin(
             self.client(&p.region)
                 .create_pod_identity_association()
@@ -194,10 +279,12 @@ impl Eks {
                 .set_policy(desired.policy.clone())
                 .set_tags(Some(tags.into_iter().collect()))
                 .client_request_token(token)
+                .customize()
+                .interceptor(reach.clone())
                 .send(),
         )
         .await
-        .map_err(|e| EksError::from_sdk(OP, e))?;
+        .map_err(|e| reach.judge(EksError::from_sdk(OP, e)))?;
         from_sdk(OP, &p.region, output.association())
     }
 

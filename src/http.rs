@@ -163,6 +163,21 @@ async fn send(
     Ok(answer)
 }
 
+/// Whether a failed attempt never had a connection to send on: the name did not resolve, the
+/// connection was refused or timed out, or the TLS handshake failed. Such an attempt sent
+/// nothing. Any later failure (a write, a reset, a cut-off answer) may follow a request the
+/// service received.
+pub fn never_connected(error: &ConnectorError) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(reqwest) = cause.downcast_ref::<reqwest::Error>() {
+            return reqwest.is_connect();
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// Sorts a transport failure the way the SDK's retry policy expects: timeouts and broken
 /// connections are transient and retried; anything else is not.
 fn connector_error(error: reqwest::Error) -> ConnectorError {
@@ -339,6 +354,7 @@ mod tests {
             .unwrap();
         let error = failed_sdk_request(address).await;
         assert!(error.is_io(), "{error:?}");
+        assert!(never_connected(&error), "{error:?}");
     }
 
     #[tokio::test]
@@ -355,5 +371,6 @@ mod tests {
         });
         let error = failed_sdk_request(address).await;
         assert!(error.is_io(), "{error:?}");
+        assert!(!never_connected(&error), "the request was sent: {error:?}");
     }
 }

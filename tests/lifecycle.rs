@@ -379,6 +379,10 @@ async fn without_credentials_in_the_environment_an_event_fails_naming_the_variab
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&response, &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
     assert!(h.standin.associations().is_empty());
+    // Nothing was sent, so the rollback's Delete needs no call, which would fail alike.
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    let delete = h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(delete["Status"], "SUCCESS", "{delete}");
 }
 
 #[tokio::test]

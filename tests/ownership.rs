@@ -276,26 +276,53 @@ async fn a_create_refused_as_a_conflict_is_still_looked_up_by_its_delete() {
 
 #[tokio::test]
 async fn the_delete_after_a_create_eks_refused_calls_nothing() {
-    let h = Harness::start().await;
-    // The function's role may not touch this cluster (say, outside the template's
-    // ClusterNamePattern), so EKS refuses every call, the look-up included.
-    h.standin.inject(
-        FaultTarget::any_eks(),
-        Fault::status(
-            403,
+    for (code, message) in [
+        // The function's role may not touch this cluster (say, outside the template's
+        // ClusterNamePattern).
+        (
             "AccessDeniedException",
             "User is not authorized to perform: eks:CreatePodIdentityAssociation",
         ),
-        1000,
-    );
+        // The Region property names a region the account has not enabled.
+        (
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+    ] {
+        let h = Harness::start().await;
+        // EKS refuses every call, the look-up included.
+        h.standin.inject(
+            FaultTarget::any_eks(),
+            Fault::status(403, code, message),
+            1000,
+        );
+        let failed = h.send(&h.event("Create", properties(), None)).await;
+        assert_failed(&failed, &[code]);
+        let id = failed["PhysicalResourceId"].as_str().unwrap();
+        // The rollback's Delete succeeds without calling EKS, where a look-up would be
+        // refused too and leave the stack in ROLLBACK_FAILED.
+        let before = h.eks_operations().len();
+        let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+        assert_eq!(response["Status"], "SUCCESS", "{code}: {response}");
+        assert_eq!(response["PhysicalResourceId"], id);
+        assert_eq!(h.eks_operations().len(), before, "{:?}", h.eks_operations());
+    }
+}
+
+#[tokio::test]
+async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
+    // EKS cannot be reached at all, as for a Region that does not exist (its endpoint's
+    // name does not resolve): here, a port that refuses connections.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap();
+    let endpoint = format!("http://{closed}");
+    let h = Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await;
     let failed = h.send(&h.event("Create", properties(), None)).await;
-    assert_failed(&failed, &["AccessDeniedException"]);
+    assert_failed(&failed, &["CreatePodIdentityAssociation"]);
     let id = failed["PhysicalResourceId"].as_str().unwrap();
-    // The rollback's Delete succeeds without calling EKS, where a look-up would be refused
-    // too and leave the stack in ROLLBACK_FAILED.
-    let before = h.eks_operations().len();
+    assert!(id.contains("nothing-created"), "{id}");
+    // The rollback's Delete succeeds without trying EKS, which it could not reach either.
     let response = h.send(&h.event("Delete", properties(), Some(id))).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_eq!(response["PhysicalResourceId"], id);
-    assert_eq!(h.eks_operations().len(), before, "{:?}", h.eks_operations());
 }
