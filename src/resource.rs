@@ -41,8 +41,9 @@ impl<E: std::fmt::Display> From<E> for Failure {
 /// to a failed Create names what the stack's Delete must remove: the association, if one is
 /// known; nothing at all, if none was sent or EKS refused the last one as it would refuse
 /// any (see [`EksError::changed_nothing`]: then no earlier one, same token and same request,
-/// took effect either); and otherwise a Create whose effect is unknown (it timed out, met a
-/// conflict or a server error, or the deadline or a panic cut it off).
+/// took effect either) or the service account is held by an association this resource does
+/// not own; and otherwise a Create whose effect is unknown (it timed out, met a conflict it
+/// could not attribute, or a server error, or the deadline or a panic cut it off).
 ///
 /// A replacement Update also records that its new service account had no association
 /// before its Create: whatever this resource owns there afterwards, that Create made (see
@@ -64,7 +65,8 @@ impl Progress {
         self.lock().in_doubt = true;
     }
 
-    /// Records a Create that EKS refused as it would refuse any: it made nothing.
+    /// Records a Create that EKS refused as it would refuse any, or because another's
+    /// association holds the service account: it made nothing.
     pub fn refused(&self) {
         self.lock().in_doubt = false;
     }
@@ -340,7 +342,12 @@ async fn create_association(
                 ctx.progress.created(&existing.arn);
                 return converge(ctx, desired, existing).await;
             }
-            Some(existing) => return Err(conflict(desired, &existing.id)),
+            // Someone else's holds the service account, so none of this event's attempts
+            // made one there: EKS allows one association per service account.
+            Some(existing) => {
+                ctx.progress.refused();
+                return Err(conflict(desired, &existing.id));
+            }
             // Listed nowhere yet still in use: a delete that EKS has not finished.
             None if started.elapsed() < CONFLICT_WINDOW => {
                 let pause = backoff.next_pause();

@@ -259,19 +259,27 @@ async fn a_create_whose_answer_was_lost_is_removed_by_its_delete() {
 }
 
 #[tokio::test]
-async fn a_create_refused_as_a_conflict_is_still_looked_up_by_its_delete() {
+async fn a_create_refused_for_a_foreign_association_made_nothing() {
     let h = Harness::start().await;
     let other = foreign(&h);
     let failed = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&failed, &["already exists"]);
-    // A conflict is also what a retry meets when an attempt that timed out created the
-    // association, so the failed Create does not claim it made nothing, and its Delete
-    // looks; what it finds there is not this resource's, and stays.
-    let id = failed["PhysicalResourceId"].as_str().unwrap();
-    assert!(!id.contains("nothing-created"), "{id}");
-    let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+    // The service account is someone else's, so no attempt of this Create made one there.
+    let failed_id = failed["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(failed_id.contains("nothing-created"), "{failed_id}");
+    // With rollback disabled, the user deletes the other association and deploys again:
+    // CloudFormation creates the resource anew, then deletes the failed one's id.
+    assert!(h.standin.remove_association(&other).is_some());
+    let arn = h.create(properties()).await;
+    let before = h.eks_operations().len();
+    let response = h
+        .send(&h.event("Delete", properties(), Some(&failed_id)))
+        .await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_eq!(h.association_arns(), vec![other.association_arn]);
+    // That Delete leaves the association the stack now has, where a look-up would find it
+    // under this resource's tags and delete it.
+    assert_eq!(h.eks_operations().len(), before, "{:?}", h.eks_operations());
+    assert_eq!(h.association_arns(), vec![arn]);
 }
 
 #[tokio::test]

@@ -300,6 +300,18 @@ impl Standin {
         lock(&self.shared().eks).insert(spec, &self.shared().ids)
     }
 
+    /// Deletes an association directly, as someone using the AWS CLI would.
+    /// Returns it, or `None` when there is no such association.
+    pub fn remove_association(&self, association: &Association) -> Option<Association> {
+        lock(&self.shared().eks)
+            .delete(
+                &association.region,
+                &association.cluster_name,
+                &association.association_id,
+            )
+            .ok()
+    }
+
     // ----- Faults -----
 
     /// The next `count` requests matching `target` get `fault`.
