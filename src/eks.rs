@@ -98,7 +98,8 @@ impl EksError {
             // The operations' modelled client errors, IAM's refusal, and the refusals of
             // the request's signature or credentials, which the same credentials meet on
             // every attempt (a region not enabled for the account answers
-            // UnrecognizedClientException).
+            // UnrecognizedClientException). Not an expired token or request: an earlier
+            // attempt may have been in time.
             Some(
                 "InvalidParameterException"
                 | "InvalidRequestException"
@@ -113,8 +114,6 @@ impl EksError {
                 | "IncompleteSignatureException"
                 | "MissingAuthenticationToken"
                 | "MissingAuthenticationTokenException"
-                | "ExpiredTokenException"
-                | "RequestExpired"
                 | "OptInRequired",
             ) => ErrorKind::Refused,
             _ => ErrorKind::Other,

@@ -254,7 +254,7 @@ impl Handler {
             let handler = Arc::clone(self);
             Box::pin(async move { handler.run_operation(&delete, Progress::default()).await })
         };
-        let reason = match supervise(work, deadline, limit).await {
+        let reason = match supervise(work, undo_deadline(Instant::now(), deadline), limit).await {
             // A request cut off by the deadline may still reach EKS after the look-up.
             Ok(_) => format!(
                 "{} It was cleaned up: no association it made was found on EKS, or the one \
@@ -297,6 +297,14 @@ impl Handler {
             }
         }
     }
+}
+
+/// When the removal of what a failed event may have made must end: halfway to `deadline`.
+/// It often follows an operation cut off by the deadline guard, when only the guard's reserve
+/// is left, and the answer still needs time for its PUT: an answer never delivered makes
+/// Lambda run the event again.
+fn undo_deadline(now: Instant, deadline: Instant) -> Instant {
+    now + deadline.saturating_duration_since(now) / 2
 }
 
 /// Whether a failed event must remove what it may have made before it answers, because
@@ -601,6 +609,23 @@ mod tests {
             decide(&update, failure(), &progress).physical_resource_id,
             "arn:old"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn removing_what_a_failed_event_made_leaves_the_answer_half_the_time_left() {
+        // The operation hung until the guard: 5 s of the Lambda deadline are left.
+        let start = Instant::now();
+        let deadline = start + Duration::from_secs(5);
+        let outcome = supervise(
+            std::future::pending(),
+            undo_deadline(start, deadline),
+            Limit::Lambda,
+        )
+        .await;
+        assert!(outcome.is_err());
+        let left = deadline - Instant::now();
+        assert!(left >= Duration::from_millis(2500), "{left:?}");
+        assert_eq!(undo_deadline(deadline, deadline), deadline);
     }
 
     #[test]

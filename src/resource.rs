@@ -39,11 +39,14 @@ impl<E: std::fmt::Display> From<E> for Failure {
 
 /// What this event's Create calls have done, shared with the supervisor so that the answer
 /// to a failed Create names what the stack's Delete must remove: the association, if one is
-/// known; nothing at all, if none was sent or EKS refused the last one as it would refuse
-/// any (see [`EksError::changed_nothing`]: then no earlier one, same token and same request,
-/// took effect either) or the service account is held by an association this resource does
-/// not own; and otherwise a Create whose effect is unknown (it timed out, met a conflict it
-/// could not attribute, or a server error, or the deadline or a panic cut it off).
+/// known; nothing at all, if no call may have made one; and otherwise a Create whose effect
+/// is unknown (a call timed out, met a conflict it could not attribute, or a server error,
+/// or the deadline or a panic cut it off).
+///
+/// A call made nothing when EKS refused it as it would refuse any, or none of its attempts
+/// reached EKS (see [`EksError::changed_nothing`]); that clears no doubt an earlier call of
+/// the event left. An association of someone else's holding the service account clears all
+/// of it: EKS allows one per service account.
 ///
 /// A replacement Update also records that its new service account had no association
 /// before its Create: whatever this resource owns there afterwards, that Create made (see
@@ -54,27 +57,52 @@ pub struct Progress(Arc<Mutex<Created>>);
 #[derive(Debug, Default)]
 struct Created {
     association: Option<String>,
+    /// A Create was sent and has not been answered.
+    in_flight: bool,
+    /// A Create was answered in a way that leaves its effect unknown.
     in_doubt: bool,
     placement_was_free: bool,
+}
+
+impl Created {
+    fn may_have_created(&self) -> bool {
+        self.association.is_some() || self.in_flight || self.in_doubt
+    }
 }
 
 impl Progress {
     /// Records a CreatePodIdentityAssociation about to be sent: until its answer, an
     /// association may exist that nothing has reported.
     pub fn sending(&self) {
-        self.lock().in_doubt = true;
+        self.lock().in_flight = true;
     }
 
-    /// Records a Create that EKS refused as it would refuse any, or because another's
-    /// association holds the service account: it made nothing.
+    /// Records that the Create just sent made nothing.
     pub fn refused(&self) {
-        self.lock().in_doubt = false;
+        self.lock().in_flight = false;
     }
 
-    /// Records the association this event created, or found it already owns.
+    /// Records that the Create just sent failed in a way that leaves its effect unknown.
+    pub fn outcome_unknown(&self) {
+        let mut created = self.lock();
+        created.in_flight = false;
+        created.in_doubt = true;
+    }
+
+    /// Records that an association this resource does not own holds the service account, so
+    /// that none of this event's Creates made one there.
+    pub fn taken_by_another(&self) {
+        let mut created = self.lock();
+        created.in_flight = false;
+        created.in_doubt = false;
+    }
+
+    /// Records the association this event created, or found it already owns. (Every Create
+    /// of the event carries the same token, so any that took effect made this one.)
     pub fn created(&self, arn: &str) {
         let mut created = self.lock();
         created.association = Some(arn.to_owned());
+        created.in_flight = false;
         created.in_doubt = false;
     }
 
@@ -86,8 +114,7 @@ impl Progress {
     /// Whether this event may have created an association: one is known, or a Create was
     /// sent and not answered with a refusal.
     pub fn may_have_created(&self) -> bool {
-        let created = self.lock();
-        created.association.is_some() || created.in_doubt
+        self.lock().may_have_created()
     }
 
     /// Records that the service account a replacement is for had no association when this
@@ -101,7 +128,7 @@ impl Progress {
     /// association found there already owned (a rollback returning to it) is never counted.
     pub fn may_have_replaced(&self) -> bool {
         let created = self.lock();
-        created.placement_was_free && (created.association.is_some() || created.in_doubt)
+        created.placement_was_free && created.may_have_created()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Created> {
@@ -317,7 +344,7 @@ async fn create_association(
             match &outcome {
                 Ok(association) => ctx.progress.created(&association.arn),
                 Err(error) if error.changed_nothing() => ctx.progress.refused(),
-                Err(_) => {}
+                Err(_) => ctx.progress.outcome_unknown(),
             }
             outcome
         };
@@ -345,7 +372,7 @@ async fn create_association(
             // Someone else's holds the service account, so none of this event's attempts
             // made one there: EKS allows one association per service account.
             Some(existing) => {
-                ctx.progress.refused();
+                ctx.progress.taken_by_another();
                 return Err(conflict(desired, &existing.id));
             }
             // Listed nowhere yet still in use: a delete that EKS has not finished.
@@ -413,6 +440,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_that_made_nothing_clears_no_doubt_an_earlier_one_left() {
+        let progress = Progress::default();
+        assert!(!progress.may_have_created());
+        progress.sending();
+        assert!(progress.may_have_created(), "unanswered");
+        progress.refused();
+        assert!(!progress.may_have_created(), "the only Create made nothing");
+        // A Create timed out; the next one (same token) never reached EKS: the first may
+        // still have made the association.
+        progress.sending();
+        progress.outcome_unknown();
+        progress.sending();
+        progress.refused();
+        assert!(progress.may_have_created());
+        // Someone else's association holds the service account: none of ours is there.
+        progress.taken_by_another();
+        assert!(!progress.may_have_created());
+        progress.created("arn:made");
+        assert_eq!(progress.created_arn().as_deref(), Some("arn:made"));
+        assert!(progress.may_have_created());
+    }
 
     #[test]
     fn only_a_marker_with_a_token_says_nothing_was_created() {
