@@ -4,7 +4,7 @@
 mod common;
 
 use common::{assert_failed, properties, properties_with, Harness};
-use serde_json::json;
+use serde_json::{json, Value};
 use standin::{AssociationSpec, Fault, FaultTarget};
 use std::time::Duration;
 
@@ -19,6 +19,19 @@ fn foreign(h: &Harness) -> standin::Association {
     h.standin
         .insert_association(spec)
         .expect("insert a foreign association")
+}
+
+/// Creates the association of `properties()`, then moves it to another namespace (a
+/// replacement): returns the original's ARN, the moved properties and the new ARN.
+async fn create_then_move(h: &Harness) -> (String, Value, String) {
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    let replaced = h
+        .send(&h.update(&original, properties(), moved.clone()))
+        .await;
+    assert_eq!(replaced["Status"], "SUCCESS", "{replaced}");
+    let new_arn = replaced["PhysicalResourceId"].as_str().unwrap().to_owned();
+    (original, moved, new_arn)
 }
 
 #[tokio::test]
@@ -107,12 +120,7 @@ async fn a_replacement_whose_answer_was_lost_is_removed_before_the_update_answer
 #[tokio::test]
 async fn a_failed_rollback_never_removes_the_association_it_returns_to() {
     let h = Harness::start().await;
-    let original = h.create(properties()).await;
-    let moved = properties_with(json!({"Namespace": "billing"}));
-    let replaced = h
-        .send(&h.update(&original, properties(), moved.clone()))
-        .await;
-    let new_arn = replaced["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let (original, moved, new_arn) = create_then_move(&h).await;
     // The rollback finds the original, which this resource owns, and must also change its
     // tags; EKS refuses that.
     h.standin.clear_eks_calls();
@@ -190,12 +198,7 @@ async fn create_right_after_a_delete_waits_out_the_conflict() {
 #[tokio::test]
 async fn rollback_of_a_replacement_returns_to_the_original_association() {
     let h = Harness::start().await;
-    let original = h.create(properties()).await;
-    let moved = properties_with(json!({"Namespace": "billing"}));
-    let replaced = h
-        .send(&h.update(&original, properties(), moved.clone()))
-        .await;
-    let new_arn = replaced["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let (original, moved, new_arn) = create_then_move(&h).await;
     // Another resource failed: CloudFormation rolls back with the properties swapped.
     let rollback = h
         .send(&h.update(&new_arn, moved.clone(), properties()))
