@@ -589,7 +589,7 @@ mod tests {
         );
         assert_eq!(id(&progress), nothing);
         progress.sending();
-        progress.refused();
+        progress.made_nothing();
         assert_eq!(id(&progress), nothing);
         // A Create cut off while EKS had it: a placeholder, which Delete looks up.
         progress.sending();
@@ -651,7 +651,7 @@ mod tests {
         replaced.sending();
         assert!(undo(Mode::Direct, RequestType::Update, &replaced));
         assert!(undo(Mode::Provider, RequestType::Update, &replaced));
-        replaced.refused();
+        replaced.made_nothing();
         assert!(
             !undo(Mode::Direct, RequestType::Update, &replaced),
             "EKS refused it"

@@ -78,7 +78,7 @@ impl Progress {
     }
 
     /// Records that the Create just sent made nothing.
-    pub fn refused(&self) {
+    pub fn made_nothing(&self) {
         self.lock().in_flight = false;
     }
 
@@ -111,8 +111,8 @@ impl Progress {
         self.lock().association.clone()
     }
 
-    /// Whether this event may have created an association: one is known, or a Create was
-    /// sent and not answered with a refusal.
+    /// Whether this event may have created an association: one is known, a Create is still
+    /// unanswered, or one was answered in a way that leaves its effect unknown.
     pub fn may_have_created(&self) -> bool {
         self.lock().may_have_created()
     }
@@ -343,7 +343,7 @@ async fn create_association(
             let outcome = ctx.eks.create(desired, tags.clone(), &ctx.token).await;
             match &outcome {
                 Ok(association) => ctx.progress.created(&association.arn),
-                Err(error) if error.changed_nothing() => ctx.progress.refused(),
+                Err(error) if error.changed_nothing() => ctx.progress.made_nothing(),
                 Err(_) => ctx.progress.outcome_unknown(),
             }
             outcome
@@ -447,14 +447,14 @@ mod tests {
         assert!(!progress.may_have_created());
         progress.sending();
         assert!(progress.may_have_created(), "unanswered");
-        progress.refused();
+        progress.made_nothing();
         assert!(!progress.may_have_created(), "the only Create made nothing");
         // A Create timed out; the next one (same token) never reached EKS: the first may
         // still have made the association.
         progress.sending();
         progress.outcome_unknown();
         progress.sending();
-        progress.refused();
+        progress.made_nothing();
         assert!(progress.may_have_created());
         // Someone else's association holds the service account: none of ours is there.
         progress.taken_by_another();
