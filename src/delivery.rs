@@ -57,7 +57,7 @@ impl std::error::Error for UrlRefused {}
 
 impl ResponseUrl {
     /// Checks a ResponseURL: https on a host under an AWS partition's DNS suffix
-    /// (`*.amazonaws.com`, `*.amazonaws.com.cn` and the others in [`AWS_DNS_SUFFIXES`]);
+    /// (`*.amazonaws.com`, `*.amazonaws.com.cn`, `*.amazonaws.eu` and the ISO partitions');
     /// with `allow_loopback`, also http(s) on 127.0.0.1, ::1 or localhost.
     pub fn parse(text: &str, allow_loopback: bool) -> Result<ResponseUrl, UrlRefused> {
         let refused = |rule| UrlRefused {
