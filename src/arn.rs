@@ -112,31 +112,53 @@ pub fn is_cluster_name(text: &str) -> bool {
 
 /// An IAM role ARN in any partition: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
 pub fn is_role_arn(text: &str) -> bool {
+    role_arn_problem(text).is_none()
+}
+
+/// Which rule of an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`) `text`
+/// breaks first, or `None` for a role ARN. IAM's own limits: a name of 1 to 64 of
+/// `[A-Za-z0-9+=,.@_-]`, a path of printable ASCII without spaces, 512 characters at most.
+pub fn role_arn_problem(text: &str) -> Option<&'static str> {
     let mut parts = text.splitn(6, ':');
     let fields: Vec<&str> = (0..6).map_while(|_| parts.next()).collect();
     let [arn, partition, service, region, account, resource] = fields[..] else {
-        return false;
+        return Some("it has fewer than six colon-separated fields");
     };
     let Some(path_and_name) = resource.strip_prefix("role/") else {
-        return false;
+        return Some("the resource must start with role/");
     };
-    let name = path_and_name.rsplit('/').next().unwrap_or_default();
-    let role_chars = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    let (path, name) = match path_and_name.rsplit_once('/') {
+        Some((path, name)) => (Some(path), name),
+        None => (None, path_and_name),
     };
-    arn == "arn"
-        && is_partition(partition)
-        && service == "iam"
-        && region.is_empty()
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && (1..=64).contains(&name.len())
-        && role_chars(name)
-        && path_and_name.len() <= 512 + 64
-        && path_and_name
-            .split('/')
-            .all(|segment| !segment.is_empty() && role_chars(segment))
+    let name_ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    // The ARN shows IAM's path `/a/b/` as `a/b`, without its outer slashes.
+    let path_ok = path.is_none_or(|path| {
+        path.len() + 2 <= 512
+            && path
+                .split('/')
+                .all(|segment| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_graphic()))
+    });
+    if arn != "arn" {
+        Some("it must start with arn:")
+    } else if !is_partition(partition) {
+        Some("the partition must be aws or aws-... (such as aws-cn or aws-us-gov)")
+    } else if service != "iam" {
+        Some("the service must be iam")
+    } else if !region.is_empty() {
+        Some("the region field must be empty (IAM is global)")
+    } else if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        Some("the account must be 12 digits")
+    } else if !name_ok {
+        Some("the role name must be 1 to 64 letters, digits or +=,.@_-")
+    } else if !path_ok {
+        Some("a path must be segments of printable ASCII without spaces, at most 512 characters")
+    } else {
+        None
+    }
 }
 
 /// The function name inside a Lambda function ARN (`arn:…:lambda:…:function:NAME[:QUALIFIER]`),
@@ -203,6 +225,36 @@ mod tests {
             "arn:aws:iam::111122223333:role/{}",
             "r".repeat(65)
         )));
+        // A path may hold any printable ASCII; the name may not.
+        assert!(is_role_arn("arn:aws:iam::111122223333:role/team~x/a!b/app"));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:role/team/a~pp"));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:role//app"));
+        assert!(!is_role_arn("arn:aws:iam::111122223333:role/a b/app"));
+        let path = "p".repeat(510);
+        assert!(is_role_arn(&format!(
+            "arn:aws:iam::111122223333:role/{path}/r"
+        )));
+        assert!(!is_role_arn(&format!(
+            "arn:aws:iam::111122223333:role/{path}p/r"
+        )));
+    }
+
+    #[test]
+    fn a_role_arn_problem_names_the_part_at_fault() {
+        let problem = |text: &str| role_arn_problem(text).unwrap_or_default();
+        assert!(problem("payments-api").contains("six"));
+        assert!(problem("arn:aws:iam::111122223333:user/u").contains("role/"));
+        assert!(problem("arn:azure:iam::111122223333:role/r").contains("partition"));
+        assert!(problem("arn:aws:sts::111122223333:role/r").contains("service"));
+        assert!(problem("arn:aws:iam:us-east-1:111122223333:role/r").contains("region"));
+        assert!(problem("arn:aws:iam::11112222333:role/r").contains("12 digits"));
+        assert!(problem(&format!(
+            "arn:aws:iam::111122223333:role/{}",
+            "r".repeat(65)
+        ))
+        .contains("64"));
+        assert!(problem("arn:aws:iam::111122223333:role/a b/r").contains("path"));
+        assert_eq!(role_arn_problem("arn:aws:iam::111122223333:role/r"), None);
     }
 
     #[test]

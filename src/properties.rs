@@ -2,7 +2,7 @@
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
 
-use crate::arn::{is_cluster_name, is_region, is_role_arn};
+use crate::arn::{is_cluster_name, is_region, role_arn_problem};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -189,33 +189,36 @@ impl DesiredAssociation {
             }
         }
         if let Some(r) = &role_arn {
-            if !is_role_arn(r) {
+            if let Some(problem) = role_arn_problem(r) {
                 fail(
                     "RoleArn",
                     format!(
-                        "must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME); got {}",
+                        "must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME), and {problem}; got {}",
                         quoted(r)
                     ),
                 );
             }
         }
         if let Some(t) = &target_role_arn {
-            if !is_role_arn(t) {
-                fail("TargetRoleArn", format!("must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/NAME) or empty; got {}", quoted(t)));
+            if let Some(problem) = role_arn_problem(t) {
+                fail("TargetRoleArn", format!("must be an IAM role ARN (arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME) or empty, and {problem}; got {}", quoted(t)));
             }
         }
 
+        // `None` when the value is not one: the Policy rule below then says nothing more.
         let disable_session_tags = match properties.get("DisableSessionTags") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => false,
+            None | Some(Value::Null) => Some(false),
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => {
+                Some(false)
+            }
             Some(other) => {
                 fail(
                     "DisableSessionTags",
                     format!("must be \"true\" or \"false\"; got {}", shown_value(other)),
                 );
-                false
+                None
             }
         };
 
@@ -261,7 +264,7 @@ impl DesiredAssociation {
                     ),
                 );
             }
-            if !disable_session_tags {
+            if disable_session_tags == Some(false) {
                 fail(
                     "Policy",
                     "is only allowed when DisableSessionTags is \"true\"".to_owned(),
@@ -273,8 +276,10 @@ impl DesiredAssociation {
             None | Some(Value::Null) => BTreeMap::new(),
             Some(value) => match read_tags(value) {
                 Ok(tags) => tags,
-                Err(rule) => {
-                    fail("Tags", rule);
+                Err(rules) => {
+                    for rule in rules {
+                        fail("Tags", rule);
+                    }
                     BTreeMap::new()
                 }
             },
@@ -294,7 +299,7 @@ impl DesiredAssociation {
                     },
                     role_arn,
                     target_role_arn,
-                    disable_session_tags,
+                    disable_session_tags: disable_session_tags.unwrap_or_default(),
                     policy,
                     tags,
                 })
@@ -305,86 +310,107 @@ impl DesiredAssociation {
     }
 }
 
-/// Reads Tags as a list of `{Key, Value}` (CloudFormation's usual shape) or a map.
-fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, String> {
+/// Reads Tags as a list of `{Key, Value}` (CloudFormation's usual shape) or a map, or says
+/// every rule its tags break.
+fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
     let pairs: Vec<(String, &Value)> = match value {
         Value::Array(items) => {
             if items.len() > MAX_USER_TAGS {
-                return Err(too_many(items.len()));
+                return Err(vec![too_many(items.len())]);
             }
             let mut pairs = Vec::with_capacity(items.len());
+            let mut malformed = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 let key = item.get("Key").and_then(Value::as_str);
                 let value = item.get("Value");
                 match (key, value, item.as_object().map(Map::len)) {
                     (Some(key), Some(value), Some(2)) => pairs.push((key.to_owned(), value)),
-                    _ => {
-                        return Err(format!(
-                            "item {i} must be an object with exactly a string Key and a Value"
-                        ))
-                    }
+                    _ => malformed.push(format!(
+                        "item {i} must be an object with exactly a string Key and a Value"
+                    )),
                 }
+            }
+            if !malformed.is_empty() {
+                return Err(malformed);
             }
             pairs
         }
         Value::Object(map) => {
             if map.len() > MAX_USER_TAGS {
-                return Err(too_many(map.len()));
+                return Err(vec![too_many(map.len())]);
             }
             map.iter().map(|(k, v)| (k.clone(), v)).collect()
         }
         other => {
-            return Err(format!(
+            return Err(vec![format!(
                 "must be a list of {{Key, Value}} or a map of key to value; got {}",
                 kind(other)
-            ))
+            )])
         }
     };
     let mut tags = BTreeMap::new();
+    let mut problems = Vec::new();
     for (key, value) in pairs {
-        let value = match value {
-            Value::String(s) => s.clone(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            other => {
-                return Err(format!(
-                    "the value of tag {} must be a string; got {}",
-                    quoted(&key),
-                    kind(other)
-                ))
+        match tag_problem(&key, value) {
+            Some(problem) => problems.push(problem),
+            None if tags.contains_key(&key) => {
+                problems.push(format!("tag key {} appears more than once", quoted(&key)))
             }
-        };
-        let key_len = key.chars().count();
-        if !(1..=128).contains(&key_len) {
-            return Err(format!(
-                "tag keys must be 1 to 128 characters; {} has {key_len}",
-                quoted(&key)
-            ));
-        }
-        if key.to_ascii_lowercase().starts_with("aws:") {
-            return Err(format!(
-                "tag keys starting with \"aws:\" are reserved by AWS; got {}",
-                quoted(&key)
-            ));
-        }
-        if key == OWNER_STACK_TAG || key == OWNER_LOGICAL_ID_TAG {
-            return Err(format!(
-                "tag key {} is set by this resource to record its owner",
-                quoted(&key)
-            ));
-        }
-        if value.chars().count() > 256 {
-            return Err(format!(
-                "tag values must be at most 256 characters; the value of {} has {}",
-                quoted(&key),
-                value.chars().count()
-            ));
-        }
-        if tags.insert(key.clone(), value).is_some() {
-            return Err(format!("tag key {} appears more than once", quoted(&key)));
+            None => {
+                tags.insert(key, tag_value(value));
+            }
         }
     }
-    Ok(tags)
+    if problems.is_empty() {
+        Ok(tags)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The rule one tag breaks, if any.
+fn tag_problem(key: &str, value: &Value) -> Option<String> {
+    if !matches!(value, Value::String(_) | Value::Bool(_) | Value::Number(_)) {
+        return Some(format!(
+            "the value of tag {} must be a string; got {}",
+            quoted(key),
+            kind(value)
+        ));
+    }
+    let key_len = key.chars().count();
+    let value_len = tag_value(value).chars().count();
+    if !(1..=128).contains(&key_len) {
+        Some(format!(
+            "tag keys must be 1 to 128 characters; {} has {key_len}",
+            quoted(key)
+        ))
+    } else if key.to_ascii_lowercase().starts_with("aws:") {
+        Some(format!(
+            "tag keys starting with \"aws:\" are reserved by AWS; got {}",
+            quoted(key)
+        ))
+    } else if key == OWNER_STACK_TAG || key == OWNER_LOGICAL_ID_TAG {
+        Some(format!(
+            "tag key {} is set by this resource to record its owner",
+            quoted(key)
+        ))
+    } else if value_len > 256 {
+        Some(format!(
+            "tag values must be at most 256 characters; the value of {} has {value_len}",
+            quoted(key)
+        ))
+    } else {
+        None
+    }
+}
+
+/// A tag's value as text: CloudFormation passes strings, a map in JSON may hold numbers or
+/// booleans.
+fn tag_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn too_many(n: usize) -> String {
@@ -542,6 +568,16 @@ mod tests {
             ("RoleArn", json!(""), "required"),
             ("RoleArn", json!(["x"]), "must be a string"),
             ("TargetRoleArn", json!("not-an-arn"), "IAM role ARN"),
+            (
+                "RoleArn",
+                json!("arn:aws:iam::11112222333:role/x"),
+                "the account must be 12 digits",
+            ),
+            (
+                "TargetRoleArn",
+                json!(format!("arn:aws:iam::111122223333:role/{}", "r".repeat(65))),
+                "1 to 64",
+            ),
             ("Region", json!("mars-1"), "region"),
             ("DisableSessionTags", json!("yes"), "\"true\" or \"false\""),
             ("Policy", json!("{not json"), "not valid JSON"),
@@ -575,9 +611,36 @@ mod tests {
     fn policy_needs_disabled_session_tags() {
         let mut p = valid();
         p.insert("Policy".into(), json!(r#"{"Version":"2012-10-17"}"#));
-        let errors = errors(p);
-        assert_eq!(errors[0].property, "Policy");
-        assert!(errors[0].rule.contains("DisableSessionTags"));
+        let without = errors(p.clone());
+        assert_eq!(without[0].property, "Policy");
+        assert!(without[0].rule.contains("DisableSessionTags"));
+        // A DisableSessionTags that is not a boolean is its own error, not also Policy's.
+        p.insert("DisableSessionTags".into(), json!("yes"));
+        let unreadable = errors(p);
+        assert_eq!(unreadable.len(), 1, "{unreadable:?}");
+        assert_eq!(unreadable[0].property, "DisableSessionTags");
+    }
+
+    #[test]
+    fn every_bad_tag_is_reported() {
+        let mut p = valid();
+        p.insert(
+            "Tags".into(),
+            json!([
+                {"Key": "aws:a", "Value": "1"},
+                {"Key": "", "Value": "2"},
+                {"Key": "ok", "Value": "3"},
+                {"Key": "ok", "Value": "4"},
+            ]),
+        );
+        let rules: Vec<String> = errors(p).into_iter().map(|e| e.to_string()).collect();
+        assert_eq!(rules.len(), 3, "{rules:?}");
+        assert!(
+            rules[0].starts_with("Tags: tag keys starting with \"aws:\""),
+            "{rules:?}"
+        );
+        assert!(rules[1].contains("1 to 128"), "{rules:?}");
+        assert!(rules[2].contains("more than once"), "{rules:?}");
     }
 
     #[test]
