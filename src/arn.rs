@@ -110,11 +110,6 @@ pub fn is_cluster_name(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// An IAM role ARN in any partition: `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.
-pub fn is_role_arn(text: &str) -> bool {
-    role_arn_problem(text).is_none()
-}
-
 /// Which rule of an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`) `text`
 /// breaks first, or `None` for a role ARN. IAM's own limits: a name of 1 to 64 of
 /// `[A-Za-z0-9+=,.@_-]`, a path of printable ASCII without spaces, 512 characters at most.
@@ -211,6 +206,7 @@ mod tests {
 
     #[test]
     fn role_arns() {
+        let is_role_arn = |text: &str| role_arn_problem(text).is_none();
         assert!(is_role_arn("arn:aws:iam::111122223333:role/my-role"));
         assert!(is_role_arn(
             "arn:aws-cn:iam::111122223333:role/path/to/r+=,.@_-"

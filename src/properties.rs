@@ -205,7 +205,7 @@ impl DesiredAssociation {
             }
         }
 
-        // `None` when the value is not one: the Policy rule below then says nothing more.
+        // `None` when it is neither true nor false: the Policy rule below then stays silent.
         let disable_session_tags = match properties.get("DisableSessionTags") {
             None | Some(Value::Null) => Some(false),
             Some(Value::Bool(b)) => Some(*b),
