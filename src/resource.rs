@@ -194,8 +194,8 @@ async fn converge(
         tags_to_remove = ?changes.tags_to_remove,
         "updating in place"
     );
-    // The three calls touch different things, so they go out together: one round trip
-    // instead of three for an update that changes settings and tags.
+    // Settings and tags are different things, so their calls go out together: one round
+    // trip for an update that changes settings and tag values.
     let update = async {
         if changes.settings.is_empty() {
             return Ok(None);
@@ -204,21 +204,19 @@ async fn converge(
             .await
             .map(Some)
     };
-    let tag = async {
-        if changes.tags_to_set.is_empty() {
-            return Ok(());
+    // Removed tags go first: with the tags at EKS's limit, a key added before another is
+    // removed would be one too many, and EKS refuses the whole TagResource.
+    let tags = async {
+        if !changes.tags_to_remove.is_empty() {
+            ctx.eks.untag(&arn, &changes.tags_to_remove).await?;
         }
-        ctx.eks.tag(&arn, &changes.tags_to_set).await
-    };
-    let untag = async {
-        if changes.tags_to_remove.is_empty() {
-            return Ok(());
+        if !changes.tags_to_set.is_empty() {
+            ctx.eks.tag(&arn, &changes.tags_to_set).await?;
         }
-        ctx.eks.untag(&arn, &changes.tags_to_remove).await
+        Ok::<(), EksError>(())
     };
-    let (updated, tagged, untagged) = tokio::join!(update, tag, untag);
+    let (updated, tagged) = tokio::join!(update, tags);
     tagged?;
-    untagged?;
     if let Some(updated) = updated? {
         association = updated;
     }

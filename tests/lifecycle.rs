@@ -5,6 +5,8 @@ mod common;
 
 use common::{assert_failed, properties, properties_with, Harness, STACK_ID};
 use serde_json::{json, Value};
+use standin::{Fault, FaultTarget};
+use std::time::Duration;
 
 fn association(h: &Harness, arn: &str) -> Option<standin::Association> {
     h.standin
@@ -79,8 +81,8 @@ async fn region_property_places_the_association() {
 async fn redelivered_create_makes_one_association() {
     let h = Harness::start().await;
     let event = h.event("Create", properties(), None);
-    let first = h.invoke(&event, std::time::Duration::from_secs(30)).await;
-    let second = h.invoke(&event, std::time::Duration::from_secs(30)).await;
+    let first = h.invoke(&event, Duration::from_secs(30)).await;
+    let second = h.invoke(&event, Duration::from_secs(30)).await;
     assert!(
         matches!(first, standin::Outcome::Response(_))
             && matches!(second, standin::Outcome::Response(_))
@@ -142,6 +144,35 @@ async fn tag_only_update_uses_tag_calls_only() {
     assert_eq!(operations.remove(0), "DescribePodIdentityAssociation");
     operations.sort();
     assert_eq!(operations, vec!["TagResource", "UntagResource"]);
+}
+
+#[tokio::test]
+async fn a_tag_key_swapped_at_the_tag_limit_is_removed_before_the_new_one_is_added() {
+    let h = Harness::start().await;
+    let tags = |keys: std::ops::Range<usize>| {
+        json!(keys
+            .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+            .collect::<Vec<_>>())
+    };
+    // 48 of the template's tags and the two ownership tags: EKS's limit of 50.
+    let old = properties_with(json!({ "Tags": tags(0..48) }));
+    let arn = h.create(old.clone()).await;
+    // k0 goes, k48 comes. Were the two calls sent together, a slow UntagResource would let
+    // TagResource make 51 tags, which EKS refuses.
+    h.standin.inject(
+        FaultTarget::eks("UntagResource"),
+        Fault::Delay(Duration::from_millis(300)),
+        1,
+    );
+    let new = properties_with(json!({ "Tags": tags(1..49) }));
+    let response = h.send(&h.update(&arn, old, new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let tags = association(&h, &arn).unwrap().tags;
+    assert_eq!(tags.len(), 50);
+    assert!(
+        tags.contains_key("k48") && !tags.contains_key("k0"),
+        "{tags:?}"
+    );
 }
 
 #[tokio::test]
