@@ -13,7 +13,7 @@ CDK     := examples/cdk
 # Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: run test lint fmt build fuzz soak bench bench-binaries bench-driver deploy clean-venv
+.PHONY: run test lint fmt build fuzz soak bench bench-binaries bench-driver hot-text deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
@@ -73,6 +73,17 @@ bench-binaries:
 
 bench-driver:
 	CARGO_TARGET_DIR="$(BENCH_DRIVER)" $(CARGO) build --release -p standin --bin cfn-bench
+
+## hot-text: remake link/hot-text.ld, the list of functions a cold start and its events run,
+## which release builds place together at the front of the code (build.rs). Run it after a
+## change to what an event runs, or to the dependencies, then `make bench` to compare. It
+## profiles a release build that keeps its symbols under valgrind's callgrind (valgrind must
+## be installed: `apt-get install valgrind`).
+HOT_TARGET = $(TARGET)/hot-text
+hot-text: bench-driver
+	CARGO_TARGET_DIR="$(HOT_TARGET)" CARGO_PROFILE_RELEASE_STRIP=none $(CARGO) build --release -p cfn-eks-pod-identity --bin cfn-eks-pod-identity
+	$(BENCH_DRIVER)/release/cfn-bench hot-text --function $(HOT_TARGET)/release/cfn-eks-pod-identity \
+		--out link/hot-text.ld --label "$$(git describe --always --dirty 2>/dev/null)"
 
 ## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
 ## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/

@@ -317,7 +317,12 @@ fn properties(updated: bool) -> Value {
 }
 
 /// One CloudFormation event, with a fresh RequestId that is also its response's key.
-fn event(standin: &Standin, ids: &IdGen, kind: &str, physical_id: Option<&str>) -> Value {
+pub(crate) fn event(
+    standin: &Standin,
+    ids: &IdGen,
+    kind: &str,
+    physical_id: Option<&str>,
+) -> Value {
     let request_id = ids.uuid();
     let mut event = json!({
         "RequestType": kind,
@@ -339,15 +344,15 @@ fn event(standin: &Standin, ids: &IdGen, kind: &str, physical_id: Option<&str>) 
 }
 
 /// One event's answer, as the bucket and the Runtime API saw it.
-struct Answer {
-    physical_id: String,
+pub(crate) struct Answer {
+    pub(crate) physical_id: String,
     handed_out_at: Instant,
     received_at: Instant,
 }
 
 /// Invokes the function behind `standin` with `event` and waits for its
 /// answer, which must be a SUCCESS: a failure path is not what is measured.
-async fn send(standin: &Standin, event: Value) -> Result<Answer, String> {
+pub(crate) async fn send(standin: &Standin, event: Value) -> Result<Answer, String> {
     let key = event["RequestId"].as_str().unwrap_or_default().to_string();
     let kind = event["RequestType"]
         .as_str()

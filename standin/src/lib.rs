@@ -20,6 +20,7 @@ pub mod demo;
 mod eks;
 mod faults;
 mod gate;
+pub mod hot_text;
 pub mod ids;
 mod invoke_api;
 mod runtime_api;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use standin::bench::{self, BenchOptions};
+use standin::hot_text;
 
 const USAGE: &str = "\
 usage:
@@ -19,7 +20,11 @@ usage:
       (default 1000: 3,000 events, long enough for the leak check to tell a leak from
       allocator noise), and read the arm64 bootstraps' sizes.
       Prints the table and writes it as JSON to FILE (default target/bench/report.json),
-      labelled TEXT (e.g. the commit). Exits 1 only if a measurement could not be made.";
+      labelled TEXT (e.g. the commit). Exits 1 only if a measurement could not be made.
+  cfn-bench hot-text --function PATH --out FILE [--label TEXT]
+      Run the function at PATH (a release build with symbols) under valgrind's callgrind
+      through a cold start and three lifecycles, and write the linker script that places
+      the functions it ran together (link/hot-text.ld; see `make hot-text`).";
 
 /// The options and where the JSON goes, or `None` for help.
 fn parse(args: &[String]) -> Result<Option<(BenchOptions, PathBuf)>, String> {
@@ -78,9 +83,63 @@ fn write_json(path: &PathBuf, report: &bench::Report) -> Result<(), String> {
     std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// `hot-text`'s options: the function, where the script goes, and its label.
+fn parse_hot_text(args: &[String]) -> Result<(PathBuf, PathBuf, String), String> {
+    let (mut function, mut out, mut label) = (None, None, String::from("unlabelled"));
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--function" => function = Some(PathBuf::from(value)),
+            "--out" => out = Some(PathBuf::from(value)),
+            "--label" => label = value.clone(),
+            _ => return Err(format!("unexpected argument: {flag}")),
+        }
+    }
+    Ok((
+        function.ok_or("--function is required")?,
+        out.ok_or("--out is required")?,
+        label,
+    ))
+}
+
+async fn hot_text(args: &[String]) -> ExitCode {
+    let (function, out, label) = match parse_hot_text(args) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("cfn-bench hot-text: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("cfn-hot-text-{}", std::process::id()));
+    let profiled = hot_text::profile(&function, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let functions = match profiled {
+        Ok(functions) => functions,
+        Err(message) => {
+            eprintln!("cfn-bench hot-text: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let script = hot_text::linker_script(&functions, &label);
+    if let Err(e) = std::fs::write(&out, script) {
+        eprintln!("cfn-bench hot-text: {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "{} functions profiled; written to {}",
+        functions.len(),
+        out.display()
+    );
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "hot-text") {
+        return hot_text(&args[1..]).await;
+    }
     let (options, out) = match parse(&args) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
@@ -129,5 +188,17 @@ mod tests {
         assert!(parse(&args("--function f --floor g")).is_err());
         assert!(parse(&args("--function f --floor g --bootstrap b --cycles 0")).is_err());
         assert!(parse(&args("--function")).is_err());
+    }
+
+    #[test]
+    fn hot_text_needs_the_function_and_the_script() {
+        let (function, out, label) =
+            parse_hot_text(&args("--function f --out link/x.ld --label abc")).unwrap();
+        assert_eq!(function, PathBuf::from("f"));
+        assert_eq!(out, PathBuf::from("link/x.ld"));
+        assert_eq!(label, "abc");
+        assert!(parse_hot_text(&args("--function f")).is_err());
+        assert!(parse_hot_text(&args("--out x")).is_err());
+        assert!(parse_hot_text(&args("--function f --out x --cycles 3")).is_err());
     }
 }

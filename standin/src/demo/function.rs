@@ -62,6 +62,17 @@ fn pump(
 impl Function {
     /// Starts the binary at `path` with a Lambda-like environment `env`.
     pub fn spawn(path: &Path, env: Vec<(String, String)>, logs: Logs) -> std::io::Result<Self> {
+        Self::spawn_under(&[], path, env, logs)
+    }
+
+    /// Starts the binary at `path` as [`Function::spawn`] does, but run by the
+    /// program and arguments in `wrapper` (a profiler: `valgrind --tool=...`).
+    pub fn spawn_under(
+        wrapper: &[&str],
+        path: &Path,
+        env: Vec<(String, String)>,
+        logs: Logs,
+    ) -> std::io::Result<Self> {
         let (stdout, stderr) = match logs {
             Logs::Console => (Stdio::piped(), Stdio::piped()),
             // Handing the file to the child costs no task per stream, which
@@ -69,7 +80,14 @@ impl Function {
             Logs::File(file) => (Stdio::from(file.try_clone()?), Stdio::from(file)),
             Logs::Discard => (Stdio::null(), Stdio::null()),
         };
-        let mut command = Command::new(path);
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(path);
+                command
+            }
+            None => Command::new(path),
+        };
         command
             .env_clear()
             .envs(env)
