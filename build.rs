@@ -10,11 +10,26 @@
 //! heap and stack keep theirs): a trade a memory-safe binary with no `unsafe`, in its own
 //! Lambda sandbox, can make.
 //!
-//! Only the binaries get the flag: a proc-macro or a test harness is not linked with it.
+//! Release builds also place the code a cold start and its events run together at the
+//! front of the executable (`link/hot-text.ld`, made by `make hot-text`): the kernel maps
+//! code a run at a time (64 KiB, or a large folio) around each page first touched, and the
+//! linker otherwise scatters that code across the binary. Measured with `make bench` on the
+//! same code: peak memory 6.1–6.2 → 5.5 MiB (1.45–1.50× → 1.33–1.34× the floor's); cold
+//! total unchanged within its spread.
+//!
+//! Only the binaries get the flags: a proc-macro or a test harness is not linked with them.
 
 fn main() {
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo::rustc-link-arg-bins=-no-pie");
+        // Debug builds are linked as they are: no one measures them, and matching a
+        // thousand patterns against their sections only slows every test build.
+        if std::env::var("PROFILE").as_deref() == Ok("release") {
+            let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
+            let script = std::path::Path::new(&dir).join("link/hot-text.ld");
+            println!("cargo::rustc-link-arg-bins=-Wl,-T,{}", script.display());
+        }
     }
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=link/hot-text.ld");
 }
