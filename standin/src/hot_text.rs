@@ -11,7 +11,9 @@
 //! How: the release function, with its symbols, runs under valgrind's
 //! callgrind against the stand-in, through a cold start and three Create,
 //! Update, Delete cycles; every function callgrind saw in the executable
-//! becomes a pattern on its code section, in the order first run. The hashes
+//! becomes a pattern on its code section, roughly in the order first run
+//! (callgrind dumps every [`DUMP_EVERY_BB`] basic blocks, and sorts each dump
+//! by address, not time). The hashes
 //! that Rust mangles into symbols change with a crate's version, its build and
 //! its target, so they become wildcards: the script made on this x86 machine
 //! also orders the arm64 build. A function the script does not name is not
@@ -32,21 +34,26 @@ use crate::Standin;
 const ALSO_HOT: [&str; 2] = ["_ZN4sha26sha256*", "*6memchr4arch*"];
 
 /// TLS, which a deployed function runs at its first request to EKS and to S3,
-/// but the stand-in's plain HTTP never needs: grouped in a section of its own
-/// after `.text`, rather than among the hot code, where a run that never uses
-/// it would still map it.
+/// but the stand-in's plain HTTP never needs, so the profile cannot place it:
+/// grouped in a section of its own after `.text`, so that it is compact where
+/// it runs, and not mapped with the hot code by a run over plain HTTP (the
+/// bench's), whose figures would then not be the function's.
 const TLS: [&str; 3] = ["*rustls*", "*6webpki*", "*4ring*"];
 
 /// How many basic blocks callgrind runs between dumps: its output is written
 /// only at exit or a dump, and the stand-in ends the process with SIGKILL.
-const DUMP_EVERY_BB: u32 = 30_000;
+pub const DUMP_EVERY_BB: u32 = 30_000;
+
+/// Fewer functions than this means the profile did not see the executable
+/// (a cold start alone runs thousands).
+const TOO_FEW: usize = 500;
 
 /// Lifecycles of Create, Update and Delete, the first begun by the cold start.
 const CYCLES: usize = 3;
 
 /// Runs `function` (a release build with symbols) under callgrind through a
 /// cold start and three lifecycles, writing callgrind's output to `dir`,
-/// and returns the functions it ran, in the order first run.
+/// and returns the functions it ran, roughly in the order first run.
 pub async fn profile(function: &Path, dir: &Path) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let out = dir.join("callgrind.out");
@@ -91,6 +98,13 @@ pub async fn profile(function: &Path, dir: &Path) -> Result<Vec<String>, String>
             std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         functions.extend(executed_functions(&text));
     }
+    if functions.len() < TOO_FEW {
+        return Err(format!(
+            "callgrind saw only {} functions run in {}: not a profile to order it by",
+            functions.len(),
+            function.display()
+        ));
+    }
     Ok(functions)
 }
 
@@ -115,19 +129,24 @@ fn dumps(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// The functions one callgrind output (`--compress-strings=no`) shows run in
-/// the executable, not in a shared library, in order and without callgrind's
-/// recursion marks (`'2`) or the names it gives code without a symbol.
+/// the executable, not in a shared library (`ob=`, by its file name), in
+/// order and without callgrind's recursion marks (`'2`) or the names it gives
+/// code without a symbol. Only names a linker script can take as they are
+/// (mangled symbols: letters, digits, `_`, `.`, `$`) are kept.
 pub fn executed_functions(callgrind: &str) -> Vec<String> {
     let mut in_library = false;
     let mut functions = Vec::new();
     for line in callgrind.lines() {
         if let Some(object) = line.strip_prefix("ob=") {
-            in_library = object.contains(".so");
+            let file = object.rsplit('/').next().unwrap_or(object);
+            in_library = file.contains(".so");
         } else if let Some(name) = line.strip_prefix("fn=") {
             let name = name.split('\'').next().unwrap_or(name);
             let is_symbol = !name.is_empty()
                 && !name.starts_with("0x")
-                && !name.contains([' ', '(', ')', '*', '?', '[', ']']);
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'));
             if !in_library && is_symbol {
                 functions.push(name.to_string());
             }
@@ -138,8 +157,10 @@ pub fn executed_functions(callgrind: &str) -> Vec<String> {
 
 /// A section-name pattern for `symbol` that still matches it when its hashes
 /// differ: a legacy symbol's `17h<16 hex digits>E`, a v0 symbol's crate
-/// disambiguators (`Cs<base-62>_`), and the numbered suffixes LLVM gives the
-/// copies it makes (`.llvm.1234`, `.12`) become `*`.
+/// disambiguators (`Cs<base-62>_`) and back-references (`B<base-62>_`, which
+/// are offsets, so they move when a disambiguator before them is shorter),
+/// and the numbered suffixes LLVM gives the copies it makes (`.llvm.1234`,
+/// `.12`) become `*`.
 pub fn pattern(symbol: &str) -> String {
     if symbol.starts_with("_ZN") {
         if let Some(at) = legacy_hash(symbol) {
@@ -148,29 +169,37 @@ pub fn pattern(symbol: &str) -> String {
         symbol.to_string()
     } else if let Some(body) = symbol.strip_prefix("_R") {
         let (body, suffix) = body.split_at(body.find('.').unwrap_or(body.len()));
-        let mut out = String::from("_R");
-        let mut rest = body;
-        while let Some(at) = rest.find("Cs") {
-            let after = &rest[at + 2..];
-            let digits = after
-                .find(|c: char| !c.is_ascii_alphanumeric())
-                .unwrap_or(after.len());
-            if digits > 0 && after[digits..].starts_with('_') {
-                out.push_str(&rest[..at]);
-                out.push_str("Cs*_");
-                rest = &after[digits + 1..];
-            } else {
-                out.push_str(&rest[..at + 2]);
-                rest = after;
-            }
-        }
-        out.push_str(rest);
+        let body = wild_runs(&wild_runs(body, "Cs", 1), "B", 0);
+        let mut out = format!("_R{body}");
         out.push_str(wild_suffix(suffix));
         out
     } else {
         let (name, suffix) = symbol.split_at(symbol.find('.').unwrap_or(symbol.len()));
         format!("{name}{}", wild_suffix(suffix))
     }
+}
+
+/// `text` with each `<tag><at least min base-62 digits>_` made `<tag>*_`.
+fn wild_runs(text: &str, tag: &str, min: usize) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(tag) {
+        let after = &rest[at + tag.len()..];
+        let digits = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        if digits >= min && after[digits..].starts_with('_') {
+            out.push_str(&rest[..at]);
+            out.push_str(tag);
+            out.push_str("*_");
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(&rest[..at + tag.len()]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Where a legacy symbol's hash starts: the last `17h` followed by 16 hex
@@ -222,8 +251,10 @@ pub fn linker_script(functions: &[String], made_from: &str) -> String {
         "/* The function's hot text: the functions a cold start and a lifecycle of events run,\n   \
          placed together at the front of the code so that fewer runs of it are mapped; and TLS,\n   \
          which the profile (plain HTTP) cannot see, grouped after the rest.\n   \
-         Made by `make hot-text` ({made_from}); see standin/src/hot_text.rs. */\n\
-         {hot}}} INSERT BEFORE .text;\n{tls}}} INSERT AFTER .text;\n"
+         Made by `make hot-text` ({}); see standin/src/hot_text.rs. */\n\
+         {hot}}} INSERT BEFORE .text;\n{tls}}} INSERT AFTER .text;\n",
+        // A label must not end the comment.
+        made_from.replace("*/", "* /")
     )
 }
 
@@ -237,10 +268,15 @@ mod tests {
 ob=/usr/lib/x86_64-linux-gnu/libc.so.6
 fn=memcpy
 0x10 1
-ob=/tmp/function
+ob=/work/x.solutions/target/release/function
 fn=main
 0x20 1
+cob=/usr/lib/x86_64-linux-gnu/libc.so.6
+cfn=malloc
+calls=1 0x30
+0x21 4
 fn=_ZN3foo3bar17h0123456789abcdefE'2
+fn=weird\"name,{x}
 fn=0x0000000000401000
 fn=(below main)
 ob=???
@@ -277,6 +313,11 @@ fn=floorf
         assert_eq!(
             pattern("_RINvMs0_NtCsgEmfK2I1SDS_4core4cellINtCs6d7Go_5alloc3VecE.3132"),
             "_RINvMs0_NtCs*_4core4cellINtCs*_5alloc3VecE*"
+        );
+        // A back-reference is an offset: it moves when a disambiguator before it is shorter.
+        assert_eq!(
+            pattern("_RNvXs_NtCsjrHSEGnQ3l9_3std4timeNtB4_7InstantNtNtBN_4time8Duration"),
+            "_RNvXs_NtCs*_3std4timeNtB*_7InstantNtNtB*_4time8Duration"
         );
         assert_eq!(
             pattern("ring_core_0_17_14__x25519_sc_reduce"),
@@ -315,5 +356,8 @@ fn=floorf
         assert!(tls[0].contains(TLS[0]));
         assert!(script.contains("  .text.tls : {\n"));
         assert!(script.trim_end().ends_with("} INSERT AFTER .text;"));
+        // A label cannot end the script's comment early.
+        let labelled = linker_script(&functions, "v1 */ SECTIONS");
+        assert!(!labelled.contains("v1 */"), "{labelled}");
     }
 }
