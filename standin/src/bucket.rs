@@ -1,6 +1,8 @@
 //! The response bucket: stands in for the S3 presigned PUT URL that
 //! CloudFormation hands a custom resource as `ResponseURL`, refusing the
-//! uploads S3 would refuse.
+//! uploads S3 would refuse. A GET of the same URL returns the last upload
+//! accepted, as CloudFormation reads it, for a person or a harness running
+//! the function by hand.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::put;
+use axum::routing::get;
 use axum::Router;
 use tokio::sync::Notify;
 
@@ -214,7 +216,32 @@ pub fn presigned_url(base: &str, key: &str) -> String {
 
 /// The bucket route.
 pub fn routes() -> Router<Arc<Shared>> {
-    Router::new().route("/bucket/{*key}", put(upload))
+    Router::new().route("/bucket/{*key}", get(download).put(upload))
+}
+
+/// The object at `key`: the last upload accepted there, as S3 keeps only the last one.
+async fn download(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
+    let raw_key = uri.path().strip_prefix("/bucket/").unwrap_or_default();
+    let Ok(key) = percent_decode(raw_key) else {
+        return S3Error::new(400, "InvalidURI", "Couldn't parse the specified URI.")
+            .into_response();
+    };
+    match shared.bucket.responses(&key).pop() {
+        Some(put) => {
+            // S3 answers with the type the object was stored with; uploads have none.
+            let content_type = put
+                .content_type
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "binary/octet-stream".to_string());
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, content_type)],
+                put.body,
+            )
+                .into_response()
+        }
+        None => S3Error::new(404, "NoSuchKey", "The specified key does not exist.").into_response(),
+    }
 }
 
 async fn upload(

@@ -16,7 +16,8 @@ const USAGE: &str = "\
 usage:
   cfn-standin serve [--port N]
       Serve the stand-in on 127.0.0.1 (port N, default: any free port) and print
-      the environment a Lambda binary needs to use it. Runs until Ctrl-C.
+      the environment a Lambda binary needs to use it, and how to send it an event
+      and read the response it uploads. Runs until Ctrl-C.
   cfn-standin demo --lambda PATH --events DIR
       Run the Lambda binary at PATH against the stand-in through the events
       DIR/create.json, DIR/update.json and DIR/delete.json, and print each step.
@@ -131,10 +132,9 @@ async fn serve(port: u16) -> Result<(), String> {
         standin.url(),
         Standin::FUNCTION_NAME
     );
-    println!(
-        "# Response URLs for events: {}",
-        standin.response_url("my-response")
-    );
+    let response_url = standin.response_url("my-response");
+    println!("# Response URLs for events: {response_url}");
+    println!("# Read the response CloudFormation would: curl '{response_url}'");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;

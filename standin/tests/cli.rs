@@ -49,13 +49,18 @@ async fn serve_prints_an_environment_that_reaches_it() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut env = Vec::new();
+    let mut response_url = None;
     while let Ok(Ok(Some(line))) =
         tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
     {
         if let Some(export) = line.strip_prefix("export ") {
             env.push(export.to_string());
         }
-        if line.contains("aws lambda invoke") {
+        if let Some(command) = line.strip_prefix("# Read the response CloudFormation would: ") {
+            response_url = command
+                .strip_prefix("curl '")
+                .and_then(|c| c.strip_suffix('\''))
+                .map(str::to_string);
             break;
         }
     }
@@ -77,5 +82,18 @@ async fn serve_prints_an_environment_that_reaches_it() {
     stream.read_to_string(&mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.ends_with(r#"{"associations":[]}"#), "{reply}");
+    // The response URL it prints is the bucket's, which has nothing yet.
+    let response_url = response_url.expect("a line showing how to read a response");
+    let path = response_url
+        .strip_prefix(endpoint)
+        .expect("the response URL is on the stand-in");
+    assert!(path.starts_with("/bucket/my-response?"), "{path}");
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    assert!(reply.contains("<Code>NoSuchKey</Code>"), "{reply}");
     child.kill().await.unwrap();
 }

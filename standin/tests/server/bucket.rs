@@ -98,3 +98,34 @@ async fn refuses_what_s3_refuses() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_get_reads_the_last_upload_accepted() {
+    let s = Standin::start().await.unwrap();
+    let url = target(&s.response_url("stack|res/req 1"));
+    let missing = send(s.addr(), "GET", &url, &[], None).await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("<Code>NoSuchKey</Code>"));
+
+    for body in [&br#"{"Status":"FAILED"}"#[..], br#"{"Status":"SUCCESS"}"#] {
+        let put = send(s.addr(), "PUT", &url, &[], Some(body)).await;
+        assert_eq!(put.status, 200, "{}", put.text());
+    }
+    // Refused uploads are not objects: S3 kept nothing of them.
+    let typed = send(
+        s.addr(),
+        "PUT",
+        &url,
+        &[("Content-Type", "application/json")],
+        Some(b"{}"),
+    )
+    .await;
+    assert_eq!(typed.status, 403);
+
+    let got = send(s.addr(), "GET", &url, &[], None).await;
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, br#"{"Status":"SUCCESS"}"#);
+    assert_eq!(got.header("content-type"), Some("binary/octet-stream"));
+    // Reading changes nothing.
+    assert_eq!(s.responses("stack|res/req 1").len(), 2);
+}
