@@ -134,7 +134,7 @@ async fn serve(port: u16) -> Result<(), String> {
     );
     let response_url = standin.response_url("my-response");
     println!("# Response URLs for events: {response_url}");
-    println!("# Read the response CloudFormation would: curl '{response_url}'");
+    println!("# Read the response uploaded there: curl '{response_url}'");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;

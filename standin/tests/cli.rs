@@ -56,7 +56,7 @@ async fn serve_prints_an_environment_that_reaches_it() {
         if let Some(export) = line.strip_prefix("export ") {
             env.push(export.to_string());
         }
-        if let Some(command) = line.strip_prefix("# Read the response CloudFormation would: ") {
+        if let Some(command) = line.strip_prefix("# Read the response uploaded there: ") {
             response_url = command
                 .strip_prefix("curl '")
                 .and_then(|c| c.strip_suffix('\''))
