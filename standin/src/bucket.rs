@@ -219,12 +219,18 @@ pub fn routes() -> Router<Arc<Shared>> {
     Router::new().route("/bucket/{*key}", get(download).put(upload))
 }
 
+/// The object key a request's path names, decoded as S3 decodes it.
+fn object_key(uri: &Uri) -> Result<String, S3Error> {
+    let raw_key = uri.path().strip_prefix("/bucket/").unwrap_or_default();
+    percent_decode(raw_key)
+        .map_err(|_| S3Error::new(400, "InvalidURI", "Couldn't parse the specified URI."))
+}
+
 /// The object at `key`: the last upload accepted there, as S3 keeps only the last one.
 async fn download(State(shared): State<Arc<Shared>>, uri: Uri) -> Response {
-    let raw_key = uri.path().strip_prefix("/bucket/").unwrap_or_default();
-    let Ok(key) = percent_decode(raw_key) else {
-        return S3Error::new(400, "InvalidURI", "Couldn't parse the specified URI.")
-            .into_response();
+    let key = match object_key(&uri) {
+        Ok(key) => key,
+        Err(error) => return error.into_response(),
     };
     match shared.bucket.responses(&key).pop() {
         Some(put) => {
@@ -251,13 +257,9 @@ async fn upload(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let raw_key = uri.path().strip_prefix("/bucket/").unwrap_or_default();
-    let key = match percent_decode(raw_key) {
+    let key = match object_key(&uri) {
         Ok(key) => key,
-        Err(_) => {
-            return S3Error::new(400, "InvalidURI", "Couldn't parse the specified URI.")
-                .into_response()
-        }
+        Err(error) => return error.into_response(),
     };
     let verdict = gate::admit(&shared, Request::Bucket, conn.as_ref()).await;
     let reset_after = matches!(verdict, Verdict::ProceedThenReset);
