@@ -351,13 +351,13 @@ fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
     let mut tags = BTreeMap::new();
     let mut problems = Vec::new();
     for (key, value) in pairs {
-        match tag_problem(&key, value) {
-            Some(problem) => problems.push(problem),
-            None if tags.contains_key(&key) => {
+        match read_tag(&key, value) {
+            Err(problem) => problems.push(problem),
+            Ok(_) if tags.contains_key(&key) => {
                 problems.push(format!("tag key {} appears more than once", quoted(&key)))
             }
-            None => {
-                tags.insert(key, tag_value(value));
+            Ok(value) => {
+                tags.insert(key, value);
             }
         }
     }
@@ -368,48 +368,44 @@ fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
     }
 }
 
-/// The rule one tag breaks, if any.
-fn tag_problem(key: &str, value: &Value) -> Option<String> {
-    if !matches!(value, Value::String(_) | Value::Bool(_) | Value::Number(_)) {
-        return Some(format!(
-            "the value of tag {} must be a string; got {}",
-            quoted(key),
-            kind(value)
-        ));
-    }
+/// One tag's value as text, or the rule the tag breaks. CloudFormation passes strings; a map
+/// in JSON may hold numbers or booleans, which are taken as their text.
+fn read_tag(key: &str, value: &Value) -> Result<String, String> {
+    let value = match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        other => {
+            return Err(format!(
+                "the value of tag {} must be a string; got {}",
+                quoted(key),
+                kind(other)
+            ))
+        }
+    };
     let key_len = key.chars().count();
-    let value_len = tag_value(value).chars().count();
+    let value_len = value.chars().count();
     if !(1..=128).contains(&key_len) {
-        Some(format!(
+        Err(format!(
             "tag keys must be 1 to 128 characters; {} has {key_len}",
             quoted(key)
         ))
     } else if key.to_ascii_lowercase().starts_with("aws:") {
-        Some(format!(
+        Err(format!(
             "tag keys starting with \"aws:\" are reserved by AWS; got {}",
             quoted(key)
         ))
     } else if key == OWNER_STACK_TAG || key == OWNER_LOGICAL_ID_TAG {
-        Some(format!(
+        Err(format!(
             "tag key {} is set by this resource to record its owner",
             quoted(key)
         ))
     } else if value_len > 256 {
-        Some(format!(
+        Err(format!(
             "tag values must be at most 256 characters; the value of {} has {value_len}",
             quoted(key)
         ))
     } else {
-        None
-    }
-}
-
-/// A tag's value as text: CloudFormation passes strings, a map in JSON may hold numbers or
-/// booleans.
-fn tag_value(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Ok(value)
     }
 }
 
