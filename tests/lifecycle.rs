@@ -371,6 +371,29 @@ async fn the_whole_lifecycle_leaves_nothing() {
 }
 
 #[tokio::test]
+async fn the_whole_lifecycle_over_https_as_deployed() {
+    // EKS and the response bucket over TLS, with a certificate the function trusts only
+    // because SSL_CERT_FILE names it (its built-in roots are the public ones).
+    let h = Harness::start_tls().await;
+    let create = h.event("Create", properties(), None);
+    assert!(create["ResponseURL"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://localhost:"));
+    let arn = h.create(properties()).await;
+    let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/v2"}));
+    let response = h.send(&h.update(&arn, properties(), new.clone())).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(
+        association(&h, &arn).map(|a| a.role_arn),
+        Some("arn:aws:iam::111122223333:role/v2".to_owned())
+    );
+    let response = h.send(&h.event("Delete", new, Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.standin.associations().is_empty());
+}
+
+#[tokio::test]
 async fn settings_and_tags_change_in_one_update() {
     let h = Harness::start().await;
     let arn = h.create(properties()).await;

@@ -8,6 +8,9 @@
 //! and write on the stream fails, hyper gives up on the connection and drops
 //! the stream, and the drop closes the socket with `SO_LINGER` zero, which
 //! makes the kernel send RST and discard anything still buffered.
+//!
+//! With HTTPS on, each stream is served as plain HTTP or TLS, as its first byte
+//! says ([`crate::tls`]).
 
 use std::io;
 use std::pin::Pin;
@@ -19,6 +22,9 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::tls::ServedStream;
 
 /// Shared between a connection's stream and the handlers serving it.
 #[derive(Debug, Default)]
@@ -64,21 +70,22 @@ impl Connected<IncomingStream<'_, KillableListener>> for Connection {
     }
 }
 
-/// A [`TcpListener`] handing out [`KillableStream`]s.
-#[derive(Debug)]
+/// A [`TcpListener`] handing out [`KillableStream`]s, each served plain or, with
+/// an acceptor, as TLS when it opens with a handshake.
 pub struct KillableListener {
     inner: TcpListener,
+    tls: Option<TlsAcceptor>,
 }
 
 impl KillableListener {
-    /// Wraps a bound listener.
-    pub fn new(inner: TcpListener) -> Self {
-        Self { inner }
+    /// Wraps a bound listener; `tls` also serves HTTPS on it.
+    pub fn new(inner: TcpListener, tls: Option<TlsAcceptor>) -> Self {
+        Self { inner, tls }
     }
 }
 
 impl Listener for KillableListener {
-    type Io = KillableStream;
+    type Io = ServedStream;
     type Addr = Connection;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -92,6 +99,7 @@ impl Listener for KillableListener {
                         inner: stream,
                         switch: Arc::clone(&switch),
                     };
+                    let io = ServedStream::new(io, self.tls.clone());
                     return (io, Connection { switch });
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -116,6 +124,20 @@ impl Listener for KillableListener {
 pub struct KillableStream {
     inner: TcpStream,
     switch: Arc<KillSwitch>,
+}
+
+impl KillableStream {
+    /// Reads the connection's next bytes without taking them off it.
+    pub fn poll_peek(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        if self.switch.is_killed() {
+            return Poll::Ready(Err(reset_error()));
+        }
+        self.inner.poll_peek(cx, buf)
+    }
 }
 
 fn reset_error() -> io::Error {

@@ -3,7 +3,8 @@
 //! response URL, and the Lambda Runtime API that feeds it events (plus
 //! Lambda's Invoke API, to send it events by hand). One HTTP server on
 //! 127.0.0.1 serves them all, so the real compiled function can be run and
-//! observed without AWS.
+//! observed without AWS; [`Standin::start_tls`] serves EKS and the bucket over
+//! HTTPS too, as a deployed function reaches them.
 //!
 //! [`Standin`] starts the server and is the test's window into it: queue
 //! invocations, read uploaded responses, inspect and seed associations,
@@ -25,6 +26,7 @@ pub mod ids;
 mod invoke_api;
 mod runtime_api;
 pub mod soak;
+mod tls;
 mod wait;
 pub mod wire;
 
@@ -41,6 +43,7 @@ pub use bucket::{check_upload, presigned_url, ReceivedPut, RejectedPut, S3Error,
 pub use eks::model::{Association, AssociationSpec, EksCall, ACCOUNT_ID};
 pub use faults::{Fault, FaultTarget, InjectedFault};
 pub use runtime_api::{InitError, Invocation, InvocationRecord, Outcome, FUNCTION_ARN};
+pub use tls::CERTIFICATE_FILE as TLS_CERTIFICATE_FILE;
 
 use bucket::BucketState;
 use conn::{Connection, KillableListener};
@@ -96,6 +99,7 @@ fn router(shared: Arc<Shared>) -> Router {
 struct Inner {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    tls: bool,
     server: tokio::task::AbortHandle,
 }
 
@@ -133,18 +137,37 @@ impl Standin {
 
     /// Starts a server on `addr`, on the current tokio runtime.
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<Standin> {
+        Self::serve(addr, false).await
+    }
+
+    /// Like [`start`](Self::start), but EKS and the bucket are reached over HTTPS,
+    /// at `https://localhost:{port}`, with the certificate in
+    /// [`TLS_CERTIFICATE_FILE`]. Every route is also served as plain HTTP on the
+    /// same port; the Lambda Runtime API is used that way, as Lambda's is.
+    pub async fn start_tls() -> std::io::Result<Standin> {
+        Self::start_tls_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Like [`start_tls`](Self::start_tls), on `addr`.
+    pub async fn start_tls_on(addr: SocketAddr) -> std::io::Result<Standin> {
+        Self::serve(addr, true).await
+    }
+
+    async fn serve(addr: SocketAddr, tls: bool) -> std::io::Result<Standin> {
+        let acceptor = if tls { Some(tls::acceptor()?) } else { None };
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let app = router(Arc::clone(&shared)).into_make_service_with_connect_info::<Connection>();
         let server = tokio::spawn(async move {
             // serve only returns on a listener error, which leaves nothing to do.
-            let _ = axum::serve(KillableListener::new(listener), app).await;
+            let _ = axum::serve(KillableListener::new(listener, acceptor), app).await;
         });
         Ok(Standin {
             inner: Arc::new(Inner {
                 shared,
                 addr,
+                tls,
                 server: server.abort_handle(),
             }),
         })
@@ -159,15 +182,33 @@ impl Standin {
         self.inner.addr
     }
 
-    /// `http://127.0.0.1:{port}`, the endpoint for every route.
+    /// The endpoint of EKS and the bucket: `http://127.0.0.1:{port}`, or with
+    /// HTTPS `https://localhost:{port}` (the name its certificate holds).
     pub fn url(&self) -> String {
+        if self.inner.tls {
+            format!("https://localhost:{}", self.inner.addr.port())
+        } else {
+            self.plain_url()
+        }
+    }
+
+    /// `http://127.0.0.1:{port}`, which serves every route, HTTPS or not: the
+    /// Lambda Runtime API and Invoke API are used this way.
+    pub fn plain_url(&self) -> String {
         format!("http://{}", self.inner.addr)
     }
 
     /// The environment the Lambda binary needs to run against this stand-in
-    /// (Runtime API, function identity, fake credentials, EKS endpoint).
+    /// (Runtime API, function identity, fake credentials, EKS endpoint), and with
+    /// HTTPS the certificate to trust: `SSL_CERT_FILE` for this function and
+    /// OpenSSL's clients, `AWS_CA_BUNDLE` for the AWS CLI and boto3.
     pub fn function_env(&self) -> Vec<(String, String)> {
         let addr = self.addr().to_string();
+        let trust = [
+            ("SSL_CERT_FILE", TLS_CERTIFICATE_FILE),
+            ("AWS_CA_BUNDLE", TLS_CERTIFICATE_FILE),
+        ];
+        let trust = if self.inner.tls { &trust[..] } else { &[] };
         [
             ("AWS_LAMBDA_RUNTIME_API", addr.as_str()),
             ("AWS_LAMBDA_FUNCTION_NAME", Self::FUNCTION_NAME),
@@ -185,7 +226,8 @@ impl Standin {
             ("AWS_ENDPOINT_URL_EKS", &self.url()),
             ("CFN_RESPONSE_ALLOW_LOOPBACK", "true"),
         ]
-        .into_iter()
+        .iter()
+        .chain(trust)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
     }

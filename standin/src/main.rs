@@ -14,10 +14,12 @@ use standin::Standin;
 
 const USAGE: &str = "\
 usage:
-  cfn-standin serve [--port N]
+  cfn-standin serve [--port N] [--tls]
       Serve the stand-in on 127.0.0.1 (port N, default: any free port) and print
       the environment a Lambda binary needs to use it, and how to send it an event
-      and read the response it uploads. Runs until Ctrl-C.
+      and read the response it uploads. Runs until Ctrl-C. With --tls, EKS and the
+      response bucket are reached over HTTPS at localhost (the Runtime API stays
+      plain HTTP, as Lambda's is), and the environment names the certificate.
   cfn-standin demo --lambda PATH --events DIR
       Run the Lambda binary at PATH against the stand-in through the events
       DIR/create.json, DIR/update.json and DIR/delete.json, and print each step.
@@ -31,7 +33,7 @@ usage:
 /// A parsed command line.
 #[derive(Debug, PartialEq)]
 enum Command {
-    Serve { port: u16 },
+    Serve { port: u16, tls: bool },
     Demo(DemoOptions),
     Soak(SoakOptions),
     Help,
@@ -43,6 +45,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         Some((command, rest)) => (command.as_str(), rest),
     };
     let mut port = 0u16;
+    let mut tls = false;
     let mut lambda = None;
     let mut events = None;
     let mut soak = SoakOptions {
@@ -67,6 +70,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
                     .parse()
                     .map_err(|_| format!("--port: not a port number: {raw}"))?;
             }
+            ("serve", "--tls") => tls = true,
             ("demo" | "soak", "--lambda") => lambda = Some(PathBuf::from(value()?)),
             ("demo", "--events") => events = Some(PathBuf::from(value()?)),
             ("soak", "--instances") => soak.instances = number(flag, &value()?)?,
@@ -77,7 +81,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         }
     }
     match command {
-        "serve" => Ok(Command::Serve { port }),
+        "serve" => Ok(Command::Serve { port, tls }),
         "demo" => Ok(Command::Demo(DemoOptions {
             lambda: lambda.ok_or("demo needs --lambda PATH")?,
             events: events.ok_or("demo needs --events DIR")?,
@@ -115,26 +119,42 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 
-async fn serve(port: u16) -> Result<(), String> {
-    let standin = Standin::start_on(SocketAddr::from(([127, 0, 0, 1], port)))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+async fn serve(port: u16, tls: bool) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = if tls {
+        Standin::start_tls_on(addr).await
+    } else {
+        Standin::start_on(addr).await
+    };
+    let standin = started.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     println!(
         "# cfn-standin serving EKS, the response bucket and the Lambda Runtime API at {}",
-        standin.url()
+        standin.plain_url()
     );
+    if tls {
+        println!(
+            "# EKS and the response bucket over HTTPS at {}, with the certificate in {}",
+            standin.url(),
+            standin::TLS_CERTIFICATE_FILE
+        );
+    }
     println!("# Environment for the Lambda binary:");
     for (name, value) in standin.function_env() {
         println!("export {name}={}", shell_quote(&value));
     }
     println!(
         "# Send it an event: aws lambda invoke --endpoint-url {} --function-name {} --payload file://event.json out.json",
-        standin.url(),
+        standin.plain_url(),
         Standin::FUNCTION_NAME
     );
     let response_url = standin.response_url("my-response");
     println!("# Response URLs for events: {response_url}");
-    println!("# Read the response uploaded there: curl '{response_url}'");
+    let trust = if tls {
+        format!("--cacert {} ", shell_quote(standin::TLS_CERTIFICATE_FILE))
+    } else {
+        String::new()
+    };
+    println!("# Read the response uploaded there: curl {trust}'{response_url}'");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;
@@ -153,7 +173,7 @@ async fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(true)
         }
-        Ok(Command::Serve { port }) => serve(port).await.map(|()| true),
+        Ok(Command::Serve { port, tls }) => serve(port, tls).await.map(|()| true),
         Ok(Command::Demo(options)) => demo::run(&options).await,
         Ok(Command::Soak(options)) => run_soak(&options).await,
         Err(problem) => {
@@ -181,10 +201,19 @@ mod tests {
 
     #[test]
     fn parses_every_command() {
-        assert_eq!(parse(&args("serve")), Ok(Command::Serve { port: 0 }));
         assert_eq!(
-            parse(&args("serve --port 9000")),
-            Ok(Command::Serve { port: 9000 })
+            parse(&args("serve")),
+            Ok(Command::Serve {
+                port: 0,
+                tls: false
+            })
+        );
+        assert_eq!(
+            parse(&args("serve --port 9000 --tls")),
+            Ok(Command::Serve {
+                port: 9000,
+                tls: true
+            })
         );
         assert_eq!(
             parse(&args("demo --events ev --lambda bin/l")),
@@ -212,6 +241,7 @@ mod tests {
         for bad in [
             "serve --port",
             "serve --port x",
+            "serve --tls yes",
             "serve --port 70000",
             "demo --lambda x",
             "demo --events e",

@@ -1,4 +1,4 @@
-//! The `cfn-standin` binary: `serve` prints a usable environment and bad
+//! The `cfn-standin` binary: `serve` (and `serve --tls`) prints a usable environment and bad
 //! command lines are refused. The demo's full run, with the real function, is
 //! tested in the workspace's `tests/demo.rs`.
 
@@ -95,5 +95,63 @@ async fn serve_prints_an_environment_that_reaches_it() {
     stream.read_to_string(&mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     assert!(reply.contains("<Code>NoSuchKey</Code>"), "{reply}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn serve_tls_prints_https_endpoints_and_the_certificate_to_trust() {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--tls"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut env = Vec::new();
+    let mut read_line = None;
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
+    {
+        if let Some(export) = line.strip_prefix("export ") {
+            env.push(export.to_string());
+        }
+        if let Some(command) = line.strip_prefix("# Read the response uploaded there: ") {
+            read_line = Some(command.to_string());
+            break;
+        }
+    }
+    let value = |name: &str| {
+        env.iter()
+            .find_map(|l| l.strip_prefix(&format!("{name}='")))
+            .and_then(|v| v.strip_suffix('\''))
+            .unwrap_or_else(|| panic!("no {name} in {env:?}"))
+            .to_string()
+    };
+    let runtime = value("AWS_LAMBDA_RUNTIME_API");
+    let port = runtime
+        .strip_prefix("127.0.0.1:")
+        .expect("the Runtime API on loopback");
+    assert_eq!(
+        value("AWS_ENDPOINT_URL_EKS"),
+        format!("https://localhost:{port}")
+    );
+    assert_eq!(value("SSL_CERT_FILE"), standin::TLS_CERTIFICATE_FILE);
+    assert_eq!(value("AWS_CA_BUNDLE"), standin::TLS_CERTIFICATE_FILE);
+    let read_line = read_line.expect("a line showing how to read a response");
+    assert!(
+        read_line.starts_with(&format!(
+            "curl --cacert '{}' 'https://localhost:{port}/bucket/my-response?",
+            standin::TLS_CERTIFICATE_FILE
+        )),
+        "{read_line}"
+    );
+    // The Runtime API is plain HTTP on that port, as Lambda's is.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(&runtime).await.unwrap();
+    let request = "GET /bucket/none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     child.kill().await.unwrap();
 }

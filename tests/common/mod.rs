@@ -56,6 +56,17 @@ impl Harness {
     /// Same, with extra (or overriding) environment variables; an empty value removes one.
     pub async fn start_with(env: &[(&str, &str)]) -> Harness {
         let standin = Standin::start().await.expect("start the stand-in");
+        Harness::run(standin, env)
+    }
+
+    /// Starts the stand-in with EKS and the bucket over HTTPS, as deployed, and the
+    /// function trusting its certificate through `SSL_CERT_FILE`.
+    pub async fn start_tls() -> Harness {
+        let standin = Standin::start_tls().await.expect("start the stand-in");
+        Harness::run(standin, &[])
+    }
+
+    fn run(standin: Standin, env: &[(&str, &str)]) -> Harness {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-eks-pod-identity"));
         command
             .env_clear()

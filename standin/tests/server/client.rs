@@ -54,6 +54,31 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<Reply> {
     Ok(parse(&bytes))
 }
 
+/// [`raw`] over TLS, trusting only the stand-in's certificate, for `localhost`.
+pub async fn raw_tls(addr: SocketAddr, request: &[u8]) -> std::io::Result<Reply> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+    let certificate = CertificateDer::from_pem_file(standin::TLS_CERTIFICATE_FILE)
+        .expect("the stand-in's certificate file");
+    let mut roots = RootCertStore::empty();
+    roots.add(certificate).expect("a usable certificate");
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = TcpStream::connect(addr).await?;
+    let name = ServerName::try_from("localhost").expect("a server name");
+    let mut stream = connector.connect(name, tcp).await?;
+    stream.write_all(request).await?;
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).await?;
+    Ok(parse(&bytes))
+}
+
 /// Sends one request; a body gets a Content-Length.
 pub async fn send(
     addr: SocketAddr,

@@ -6,3 +6,4 @@ mod client;
 mod eks;
 mod faults;
 mod runtime;
+mod tls;

@@ -1,0 +1,128 @@
+//! HTTPS beside plain HTTP on the stand-in's one port (`Standin::start_tls`).
+
+use std::time::Duration;
+
+use serde_json::json;
+use standin::Standin;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{auth, raw_tls, send};
+
+fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    head.into_bytes()
+}
+
+#[tokio::test]
+async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
+    let s = Standin::start_tls().await.unwrap();
+    let port = s.addr().port();
+    assert_eq!(s.url(), format!("https://localhost:{port}"));
+    assert_eq!(s.plain_url(), format!("http://127.0.0.1:{port}"));
+    let url = s.response_url("over-tls");
+    assert!(
+        url.starts_with(&format!("https://localhost:{port}/bucket/over-tls?")),
+        "{url}"
+    );
+    let env = s.function_env();
+    for name in ["SSL_CERT_FILE", "AWS_CA_BUNDLE"] {
+        assert!(
+            env.contains(&(name.to_owned(), standin::TLS_CERTIFICATE_FILE.to_owned())),
+            "{name}: {env:?}"
+        );
+    }
+    assert!(env.contains(&("AWS_ENDPOINT_URL_EKS".to_owned(), s.url())));
+
+    // An EKS call and a response upload over TLS...
+    let create = json!({"namespace": "ns", "serviceAccount": "sa",
+        "roleArn": "arn:aws:iam::111122223333:role/r"})
+    .to_string();
+    let auth = auth("us-east-1");
+    let created = raw_tls(
+        s.addr(),
+        &request(
+            "POST",
+            "/clusters/c/pod-identity-associations",
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
+            &create,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 200, "{}", created.text());
+    let target = &url[url.find("/bucket/").unwrap()..];
+    let put = raw_tls(
+        s.addr(),
+        &request("PUT", target, &[], r#"{"Status":"SUCCESS"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(put.status, 200, "{}", put.text());
+    let uploads = s
+        .wait_for_responses("over-tls", 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(uploads.len(), 1);
+
+    // ...and the same state over plain HTTP on the same port.
+    let listed = send(
+        s.addr(),
+        "GET",
+        "/clusters/c/pod-identity-associations",
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    assert_eq!(
+        listed.json()["associations"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let read = send(s.addr(), "GET", target, &[], None).await;
+    assert_eq!(read.text(), r#"{"Status":"SUCCESS"}"#);
+}
+
+#[tokio::test]
+async fn a_failed_handshake_closes_only_its_own_connection() {
+    let s = Standin::start_tls().await.unwrap();
+    // A handshake record that is not a ClientHello.
+    let mut broken = TcpStream::connect(s.addr()).await.unwrap();
+    broken
+        .write_all(b"\x16\x03\x01\x00\x05hello")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), broken.read_to_end(&mut answer))
+        .await
+        .expect("the stand-in closes the connection");
+    // Closed or reset, with at most a TLS alert (record type 21), never an HTTP answer.
+    assert!(
+        read.is_err() || answer.is_empty() || answer.first() == Some(&21),
+        "{answer:?}"
+    );
+    // The next connection, plain or TLS, is served as usual.
+    let plain = send(s.addr(), "GET", "/bucket/none", &[], None).await;
+    assert_eq!(plain.status, 404);
+    let tls = raw_tls(s.addr(), &request("GET", "/bucket/none", &[], ""))
+        .await
+        .unwrap();
+    assert_eq!(tls.status, 404);
+}
+
+#[tokio::test]
+async fn a_plain_stand_in_serves_no_tls() {
+    let s = Standin::start().await.unwrap();
+    assert!(s.url().starts_with("http://127.0.0.1:"));
+    assert!(!s.function_env().iter().any(|(k, _)| k == "SSL_CERT_FILE"));
+    assert!(raw_tls(s.addr(), &request("GET", "/bucket/none", &[], ""))
+        .await
+        .is_err());
+}
