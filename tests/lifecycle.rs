@@ -375,11 +375,11 @@ async fn the_whole_lifecycle_over_https_as_deployed() {
     // EKS and the response bucket over TLS, with a certificate the function trusts only
     // because SSL_CERT_FILE names it (its built-in roots are the public ones).
     let h = Harness::start_tls().await;
-    let create = h.event("Create", properties(), None);
-    assert!(create["ResponseURL"]
-        .as_str()
-        .unwrap()
-        .starts_with("https://localhost:"));
+    assert!(h.standin.url().starts_with("https://localhost:"));
+    assert!(h
+        .standin
+        .response_url("k")
+        .starts_with("https://127.0.0.1:"));
     let arn = h.create(properties()).await;
     let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/v2"}));
     let response = h.send(&h.update(&arn, properties(), new.clone())).await;

@@ -140,9 +140,9 @@ impl Standin {
         Self::serve(addr, false).await
     }
 
-    /// Like [`start`](Self::start), but EKS and the bucket are reached over HTTPS,
-    /// at `https://localhost:{port}`, with the certificate in
-    /// [`TLS_CERTIFICATE_FILE`]. Every route is also served as plain HTTP on the
+    /// Like [`start`](Self::start), but EKS and the bucket are reached over HTTPS
+    /// ([`url`](Self::url), [`response_url`](Self::response_url)), with the
+    /// certificate in [`TLS_CERTIFICATE_FILE`]. Every route is also served as plain HTTP on the
     /// same port; the Lambda Runtime API is used that way, as Lambda's is.
     pub async fn start_tls() -> std::io::Result<Standin> {
         Self::start_tls_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
@@ -182,11 +182,26 @@ impl Standin {
         self.inner.addr
     }
 
-    /// The endpoint of EKS and the bucket: `http://127.0.0.1:{port}`, or with
-    /// HTTPS `https://localhost:{port}` (the name its certificate holds).
+    /// The endpoint of EKS: `http://127.0.0.1:{port}`, or with HTTPS
+    /// `https://localhost:{port}`, a name, which a client resolves as it
+    /// resolves EKS's.
     pub fn url(&self) -> String {
         if self.inner.tls {
             format!("https://localhost:{}", self.inner.addr.port())
+        } else {
+            self.plain_url()
+        }
+    }
+
+    /// Where response URLs point: with HTTPS `https://127.0.0.1:{port}`, a host
+    /// apart from EKS's, as S3's is in AWS, so that a function opens a connection
+    /// and a handshake for each, as it does deployed, rather than reusing one.
+    /// By address: what a function does beyond the bench's floor, which only
+    /// PUTs, is then what it does deployed, one more host to resolve and to
+    /// shake hands with.
+    fn bucket_url(&self) -> String {
+        if self.inner.tls {
+            format!("https://{}", self.inner.addr)
         } else {
             self.plain_url()
         }
@@ -282,7 +297,7 @@ impl Standin {
 
     /// A presigned-looking PUT URL for `key` (its `X-Amz-Signature` is [`SIGNATURE`]).
     pub fn response_url(&self, key: &str) -> String {
-        bucket::presigned_url(&self.url(), key)
+        bucket::presigned_url(&self.bucket_url(), key)
     }
 
     /// Uploads the bucket accepted for `key`, oldest first.

@@ -133,8 +133,9 @@ async fn serve(port: u16, tls: bool) -> Result<(), String> {
     );
     if tls {
         println!(
-            "# EKS and the response bucket over HTTPS at {}, with the certificate in {}",
+            "# EKS over HTTPS at {}, the response bucket at https://{}, with the certificate in {}",
             standin.url(),
+            standin.addr(),
             standin::TLS_CERTIFICATE_FILE
         );
     }

@@ -11,8 +11,8 @@
 //! Lambda Runtime API stays plain HTTP, as Lambda's own is.
 //!
 //! The certificate is the repository's self-signed test certificate for
-//! `localhost` (`tests/fixtures`), so HTTPS URLs name `localhost`, and a client
-//! trusts them through [`CERTIFICATE_FILE`].
+//! `localhost` and `127.0.0.1` (`tests/fixtures`), which a client trusts through
+//! [`CERTIFICATE_FILE`].
 
 use std::future::Future;
 use std::io;

@@ -140,7 +140,7 @@ async fn serve_tls_prints_https_endpoints_and_the_certificate_to_trust() {
     let read_line = read_line.expect("a line showing how to read a response");
     assert!(
         read_line.starts_with(&format!(
-            "curl --cacert '{}' 'https://localhost:{port}/bucket/my-response?",
+            "curl --cacert '{}' 'https://127.0.0.1:{port}/bucket/my-response?",
             standin::TLS_CERTIFICATE_FILE
         )),
         "{read_line}"

@@ -54,8 +54,8 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> std::io::Result<Reply> {
     Ok(parse(&bytes))
 }
 
-/// [`raw`] over TLS, trusting only the stand-in's certificate, for `localhost`.
-pub async fn raw_tls(addr: SocketAddr, request: &[u8]) -> std::io::Result<Reply> {
+/// [`raw`] over TLS to the server `name`, trusting only the stand-in's certificate.
+pub async fn raw_tls(addr: SocketAddr, name: &str, request: &[u8]) -> std::io::Result<Reply> {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
     use tokio_rustls::rustls::{ClientConfig, RootCertStore};
@@ -71,7 +71,7 @@ pub async fn raw_tls(addr: SocketAddr, request: &[u8]) -> std::io::Result<Reply>
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let tcp = TcpStream::connect(addr).await?;
-    let name = ServerName::try_from("localhost").expect("a server name");
+    let name = ServerName::try_from(name.to_owned()).expect("a server name");
     let mut stream = connector.connect(name, tcp).await?;
     stream.write_all(request).await?;
     let mut bytes = Vec::new();
