@@ -57,6 +57,8 @@ build: $(VENV)/.build-tools
 ## directory (cargo locks one per build): the function's builds spend minutes on one core each
 ## (the AWS SDK crate, the fat-LTO link), and the driver fills the gaps. Only the arm64 build
 ## needs cargo-lambda and zig, so the others start while those install.
+## `make bench BENCH_FLAGS=--tls` runs both over HTTPS to EKS and the bucket, as deployed (the
+## figures in the README's Performance section say what that adds).
 ## The floor's own arm64 bootstrap is not built: no goal needs its size, and building it took
 ## about a minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH
 ## to the cfn-bench line to show it).
@@ -66,7 +68,7 @@ bench:
 	$(MAKE) --no-print-directory -j3 build bench-binaries bench-driver
 	$(BENCH_DRIVER)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap \
-		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)"
+		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)" $(BENCH_FLAGS)
 
 bench-binaries:
 	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins

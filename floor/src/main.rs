@@ -21,9 +21,19 @@ async fn main() -> Result<(), Error> {
 /// floor links nothing of the function): rustls with ring and the compiled-in Mozilla roots,
 /// so the bench compares the two on the same TLS stack and start-up work.
 fn http_client() -> Result<reqwest::Client, Error> {
-    let roots = rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    // The certificates SSL_CERT_FILE names are trusted too, as the function trusts them, so
+    // that both can run over HTTPS against the stand-in (`cfn-bench --tls`).
+    if let Some(path) = std::env::var_os("SSL_CERT_FILE") {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        // What cannot be read is skipped, as the function skips it.
+        let certificates = CertificateDer::pem_file_iter(path).into_iter().flatten();
+        for certificate in certificates.flatten() {
+            let _ = roots.add(certificate);
+        }
+    }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

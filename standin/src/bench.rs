@@ -63,6 +63,9 @@ pub struct BenchOptions {
     pub cycles: usize,
     /// Recorded in the JSON report, e.g. the commit measured.
     pub label: Option<String>,
+    /// EKS and the bucket over HTTPS, as a deployed function reaches them
+    /// ([`Standin::start_tls`]), rather than plain HTTP.
+    pub tls: bool,
 }
 
 /// What a goal asks of our figure.
@@ -129,6 +132,8 @@ impl Row {
 pub struct Report {
     /// From [`BenchOptions::label`].
     pub label: Option<String>,
+    /// From [`BenchOptions::tls`].
+    pub tls: bool,
     /// Fresh starts per program.
     pub cold_starts: usize,
     /// Warm events of each type per program.
@@ -160,6 +165,7 @@ impl Report {
             .collect();
         json!({
             "label": self.label,
+            "https": self.tls,
             "cold_starts": self.cold_starts,
             "warm_events_per_type": self.warm_events,
             "total_events": self.total_events,
@@ -205,8 +211,11 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "{} cold starts; {} warm events of each type; memory after {} events",
-            self.cold_starts, self.warm_events, self.total_events
+            "{} cold starts; {} warm events of each type; memory after {} events; EKS and the bucket over {}",
+            self.cold_starts,
+            self.warm_events,
+            self.total_events,
+            if self.tls { "HTTPS" } else { "plain HTTP" }
         )?;
         for (at, line) in lines.iter().enumerate() {
             let cells: Vec<String> = line
@@ -393,16 +402,19 @@ fn start(standin: &Standin, path: &Path) -> Result<Function, String> {
         .map_err(|e| format!("cannot start {}: {e}", path.display()))
 }
 
-async fn standin() -> Result<Standin, String> {
-    Standin::start()
-        .await
-        .map_err(|e| format!("cannot start the stand-in: {e}"))
+async fn standin(tls: bool) -> Result<Standin, String> {
+    let started = if tls {
+        Standin::start_tls().await
+    } else {
+        Standin::start().await
+    };
+    started.map_err(|e| format!("cannot start the stand-in: {e}"))
 }
 
 /// One fresh start, on its own stand-in so that its first poll is unambiguous:
 /// (process start → first `/next`, process start → first response), in ms.
-async fn cold_start(path: &Path, ids: &IdGen) -> Result<(f64, f64), String> {
-    let standin = standin().await?;
+async fn cold_start(path: &Path, ids: &IdGen, tls: bool) -> Result<(f64, f64), String> {
+    let standin = standin(tls).await?;
     // Queued first: Lambda starts a process because an event is waiting.
     let waiting = event(&standin, ids, "Create", None);
     let started = Instant::now();
@@ -434,8 +446,8 @@ struct Warm {
 }
 
 impl Warm {
-    async fn start(path: &Path) -> Result<Warm, String> {
-        let standin = standin().await?;
+    async fn start(path: &Path, tls: bool) -> Result<Warm, String> {
+        let standin = standin(tls).await?;
         let function = start(&standin, path)?;
         let pid = function
             .id()
@@ -560,7 +572,7 @@ pub async fn run(options: &BenchOptions) -> Result<Report, String> {
     let mut total = [Vec::new(), Vec::new()];
     for round in 0..=options.cold_starts {
         for (at, program) in programs.iter().enumerate() {
-            let (to_poll, to_response) = cold_start(program, &ids).await?;
+            let (to_poll, to_response) = cold_start(program, &ids, options.tls).await?;
             if round > 0 {
                 init[at].push(to_poll);
                 total[at].push(to_response);
@@ -569,8 +581,8 @@ pub async fn run(options: &BenchOptions) -> Result<Report, String> {
     }
 
     let mut warm = [
-        Warm::start(&unpacked.function).await?,
-        Warm::start(&unpacked.floor).await?,
+        Warm::start(&unpacked.function, options.tls).await?,
+        Warm::start(&unpacked.floor, options.tls).await?,
     ];
     // Cycle 0 warms up connections and is not measured (its memory counts).
     for cycle in 0..=options.cycles {
@@ -666,6 +678,7 @@ pub async fn run(options: &BenchOptions) -> Result<Report, String> {
 
     Ok(Report {
         label: options.label.clone(),
+        tls: options.tls,
         cold_starts: options.cold_starts,
         warm_events: options.cycles,
         total_events,
@@ -794,6 +807,7 @@ mod tests {
 
         let report = Report {
             label: None,
+            tls: false,
             cold_starts: 1,
             warm_events: 1,
             total_events: 6,

@@ -14,13 +14,15 @@ use standin::hot_text;
 const USAGE: &str = "\
 usage:
   cfn-bench --function PATH --floor PATH --bootstrap PATH [--floor-bootstrap PATH]
-            [--out FILE] [--cold-starts N] [--cycles N] [--label TEXT]
+            [--out FILE] [--cold-starts N] [--cycles N] [--label TEXT] [--tls]
       Run the function at PATH and the floor, both built for this machine, through
       N fresh starts each (default 100) and N warm Create, Update, Delete cycles each
       (default 1000: 3,000 events, long enough for the leak check to tell a leak from
       allocator noise), and read the arm64 bootstraps' sizes.
       Prints the table and writes it as JSON to FILE (default target/bench/report.json),
-      labelled TEXT (e.g. the commit). Exits 1 only if a measurement could not be made.
+      labelled TEXT (e.g. the commit). With --tls, both reach EKS and the bucket over
+      HTTPS, as deployed, rather than plain HTTP. Exits 1 only if a measurement could
+      not be made.
   cfn-bench hot-text --function PATH --out FILE [--label TEXT]
       Run the function at PATH (a release build with symbols) under valgrind's callgrind
       through a cold start and three lifecycles, and write the linker script that places
@@ -36,12 +38,17 @@ fn parse(args: &[String]) -> Result<Option<(BenchOptions, PathBuf)>, String> {
         cold_starts: 100,
         cycles: 1000,
         label: None,
+        tls: false,
     };
     let mut out = PathBuf::from("target/bench/report.json");
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if flag == "--tls" {
+            options.tls = true;
+            continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || {
@@ -184,6 +191,12 @@ mod tests {
         assert_eq!(options.cold_starts, 100);
         assert_eq!(options.floor_bootstrap, None);
         assert_eq!(out, PathBuf::from("target/bench/report.json"));
+        assert!(!options.tls, "plain HTTP unless asked");
+        let (options, _) = parse(&args("--tls --function f --floor g --bootstrap b"))
+            .unwrap()
+            .unwrap();
+        assert!(options.tls);
+        assert_eq!(options.floor, PathBuf::from("g"));
         assert!(parse(&args("--help")).unwrap().is_none());
         assert!(parse(&args("--function f --floor g")).is_err());
         assert!(parse(&args("--function f --floor g --bootstrap b --cycles 0")).is_err());
