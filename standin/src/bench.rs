@@ -165,7 +165,7 @@ impl Report {
             .collect();
         json!({
             "label": self.label,
-            "https": self.tls,
+            "tls": self.tls,
             "cold_starts": self.cold_starts,
             "warm_events_per_type": self.warm_events,
             "total_events": self.total_events,

@@ -142,8 +142,9 @@ impl Standin {
 
     /// Like [`start`](Self::start), but EKS and the bucket are reached over HTTPS
     /// ([`url`](Self::url), [`response_url`](Self::response_url)), with the
-    /// certificate in [`TLS_CERTIFICATE_FILE`]. Every route is also served as plain HTTP on the
-    /// same port; the Lambda Runtime API is used that way, as Lambda's is.
+    /// certificate in [`TLS_CERTIFICATE_FILE`]. Every route is also served as
+    /// plain HTTP on the same port; the Lambda Runtime API is used that way, as
+    /// Lambda's is.
     pub async fn start_tls() -> std::io::Result<Standin> {
         Self::start_tls_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
     }

@@ -17,9 +17,10 @@ usage:
   cfn-standin serve [--port N] [--tls]
       Serve the stand-in on 127.0.0.1 (port N, default: any free port) and print
       the environment a Lambda binary needs to use it, and how to send it an event
-      and read the response it uploads. Runs until Ctrl-C. With --tls, EKS and the
-      response bucket are reached over HTTPS at localhost (the Runtime API stays
-      plain HTTP, as Lambda's is), and the environment names the certificate.
+      and read the response it uploads. Runs until Ctrl-C. With --tls, EKS (at
+      localhost) and the response bucket (at 127.0.0.1) are reached over HTTPS, the
+      Runtime API stays plain HTTP, as Lambda's is, and the environment names the
+      certificate to trust.
   cfn-standin demo --lambda PATH --events DIR
       Run the Lambda binary at PATH against the stand-in through the events
       DIR/create.json, DIR/update.json and DIR/delete.json, and print each step.
@@ -133,9 +134,7 @@ async fn serve(port: u16, tls: bool) -> Result<(), String> {
     );
     if tls {
         println!(
-            "# EKS over HTTPS at {}, the response bucket at https://{}, with the certificate in {}",
-            standin.url(),
-            standin.addr(),
+            "# EKS and the response bucket over HTTPS, with the certificate in {}",
             standin::TLS_CERTIFICATE_FILE
         );
     }

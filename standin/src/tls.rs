@@ -63,11 +63,11 @@ pub fn acceptor() -> io::Result<TlsAcceptor> {
 /// first byte holds up only its own connection.
 pub struct ServedStream {
     state: State,
-    acceptor: Option<TlsAcceptor>,
 }
 
 enum State {
-    Undecided(KillableStream),
+    /// Waiting for the first byte, to be served as TLS or plain.
+    Undecided(KillableStream, TlsAcceptor),
     // Boxed, as the TLS stream is: both are over a kilobyte, which every connection,
     // plain ones too, would otherwise carry.
     Handshaking(Box<Accept<KillableStream>>),
@@ -83,35 +83,27 @@ impl ServedStream {
         // Without TLS there is nothing to decide, and hyper asks at once whether
         // the stream takes vectored writes, which an undecided one cannot say.
         let state = match acceptor {
-            Some(_) => State::Undecided(stream),
+            Some(acceptor) => State::Undecided(stream, acceptor),
             None => State::Plain(stream),
         };
-        Self { state, acceptor }
+        Self { state }
     }
 
     /// Decides what the connection is and completes its handshake, if it has one.
     fn poll_decided(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             match &mut self.state {
-                State::Undecided(stream) => {
-                    let tls = match self.acceptor {
-                        None => false,
-                        Some(_) => {
-                            let mut first = [0u8; 1];
-                            let mut buf = ReadBuf::new(&mut first);
-                            ready!(stream.poll_peek(cx, &mut buf))?;
-                            buf.filled() == [HANDSHAKE]
-                        }
-                    };
-                    self.state = match (
-                        std::mem::replace(&mut self.state, State::Failed),
-                        &self.acceptor,
-                    ) {
-                        (State::Undecided(stream), Some(acceptor)) if tls => {
+                State::Undecided(stream, _) => {
+                    let mut first = [0u8; 1];
+                    let mut buf = ReadBuf::new(&mut first);
+                    ready!(stream.poll_peek(cx, &mut buf))?;
+                    let tls = buf.filled() == [HANDSHAKE];
+                    self.state = match std::mem::replace(&mut self.state, State::Failed) {
+                        State::Undecided(stream, acceptor) if tls => {
                             State::Handshaking(Box::new(acceptor.accept(stream)))
                         }
-                        (State::Undecided(stream), _) => State::Plain(stream),
-                        (other, _) => other,
+                        State::Undecided(stream, _) => State::Plain(stream),
+                        other => other,
                     };
                 }
                 State::Handshaking(accept) => match ready!(Pin::new(accept.as_mut()).poll(cx)) {

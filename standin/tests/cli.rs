@@ -39,17 +39,18 @@ async fn demo_explains_missing_inputs() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-#[tokio::test]
-async fn serve_prints_an_environment_that_reaches_it() {
+/// Starts `cfn-standin` with `args` and reads what it prints up to the line on
+/// reading a response: the process, its `export` lines (without `export `), and
+/// the command on that line.
+async fn serve(args: &[&str]) -> (tokio::process::Child, Vec<String>, Option<String>) {
     let mut child = Command::new(BIN)
-        .arg("serve")
+        .args(args)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut env = Vec::new();
-    let mut response_url = None;
     while let Ok(Ok(Some(line))) =
         tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
     {
@@ -57,13 +58,21 @@ async fn serve_prints_an_environment_that_reaches_it() {
             env.push(export.to_string());
         }
         if let Some(command) = line.strip_prefix("# Read the response uploaded there: ") {
-            response_url = command
-                .strip_prefix("curl '")
-                .and_then(|c| c.strip_suffix('\''))
-                .map(str::to_string);
-            break;
+            return (child, env, Some(command.to_string()));
         }
     }
+    (child, env, None)
+}
+
+#[tokio::test]
+async fn serve_prints_an_environment_that_reaches_it() {
+    let (mut child, env, read_line) = serve(&["serve"]).await;
+    let response_url = read_line.as_deref().and_then(|command| {
+        command
+            .strip_prefix("curl '")
+            .and_then(|c| c.strip_suffix('\''))
+            .map(str::to_string)
+    });
     assert!(
         env.contains(&"AWS_LAMBDA_FUNCTION_VERSION='$LATEST'".to_string()),
         "{env:?}"
@@ -100,26 +109,7 @@ async fn serve_prints_an_environment_that_reaches_it() {
 
 #[tokio::test]
 async fn serve_tls_prints_https_endpoints_and_the_certificate_to_trust() {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--tls"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut env = Vec::new();
-    let mut read_line = None;
-    while let Ok(Ok(Some(line))) =
-        tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await
-    {
-        if let Some(export) = line.strip_prefix("export ") {
-            env.push(export.to_string());
-        }
-        if let Some(command) = line.strip_prefix("# Read the response uploaded there: ") {
-            read_line = Some(command.to_string());
-            break;
-        }
-    }
+    let (mut child, env, read_line) = serve(&["serve", "--tls"]).await;
     let value = |name: &str| {
         env.iter()
             .find_map(|l| l.strip_prefix(&format!("{name}='")))
