@@ -79,15 +79,16 @@ pub async fn raw_tls(addr: SocketAddr, name: &str, request: &[u8]) -> std::io::R
     Ok(parse(&bytes))
 }
 
-/// Sends one request; a body gets a Content-Length.
-pub async fn send(
-    addr: SocketAddr,
+/// One request's bytes, for `host`, ending the connection after it; a body
+/// gets a Content-Length.
+pub fn request(
+    host: &str,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
-) -> Reply {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -97,6 +98,18 @@ pub async fn send(
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body.unwrap_or_default());
+    bytes
+}
+
+/// Sends one request; a body gets a Content-Length.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Reply {
+    let bytes = request(&addr.to_string(), method, path, headers, body);
     raw(addr, &bytes).await.expect("request failed")
 }
 

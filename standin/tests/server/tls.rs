@@ -7,17 +7,7 @@ use standin::Standin;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{auth, raw_tls, send};
-
-fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    head.into_bytes()
-}
+use crate::client::{auth, raw_tls, request, send};
 
 #[tokio::test]
 async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
@@ -49,13 +39,14 @@ async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
         s.addr(),
         "localhost",
         &request(
+            "localhost",
             "POST",
             "/clusters/c/pod-identity-associations",
             &[
                 ("Authorization", &auth),
                 ("Content-Type", "application/json"),
             ],
-            &create,
+            Some(create.as_bytes()),
         ),
     )
     .await
@@ -65,7 +56,13 @@ async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
     let put = raw_tls(
         s.addr(),
         "127.0.0.1",
-        &request("PUT", target, &[], r#"{"Status":"SUCCESS"}"#),
+        &request(
+            "127.0.0.1",
+            "PUT",
+            target,
+            &[],
+            Some(br#"{"Status":"SUCCESS"}"#),
+        ),
     )
     .await
     .unwrap();
@@ -117,7 +114,7 @@ async fn a_failed_handshake_closes_only_its_own_connection() {
     let tls = raw_tls(
         s.addr(),
         "localhost",
-        &request("GET", "/bucket/none", &[], ""),
+        &request("localhost", "GET", "/bucket/none", &[], None),
     )
     .await
     .unwrap();
@@ -132,7 +129,7 @@ async fn a_plain_stand_in_serves_no_tls() {
     assert!(raw_tls(
         s.addr(),
         "localhost",
-        &request("GET", "/bucket/none", &[], "")
+        &request("localhost", "GET", "/bucket/none", &[], None)
     )
     .await
     .is_err());
