@@ -64,6 +64,17 @@ async fn serve(args: &[&str]) -> (tokio::process::Child, Vec<String>, Option<Str
     (child, env, None)
 }
 
+/// A plain-HTTP GET of `path` at `addr`: the whole answer, head and body.
+async fn get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    reply
+}
+
 #[tokio::test]
 async fn serve_prints_an_environment_that_reaches_it() {
     let (mut child, env, read_line) = serve(&["serve"]).await;
@@ -83,12 +94,7 @@ async fn serve_prints_an_environment_that_reaches_it() {
         .and_then(|v| v.strip_suffix('\''))
         .expect("EKS endpoint line");
     let addr = endpoint.strip_prefix("http://").unwrap().to_string();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let request = "GET /clusters/c/pod-identity-associations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await.unwrap();
+    let reply = get(&addr, "/clusters/c/pod-identity-associations").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.ends_with(r#"{"associations":[]}"#), "{reply}");
     // The response URL it prints is the bucket's, which has nothing yet.
@@ -97,11 +103,7 @@ async fn serve_prints_an_environment_that_reaches_it() {
         .strip_prefix(endpoint)
         .expect("the response URL is on the stand-in");
     assert!(path.starts_with("/bucket/my-response?"), "{path}");
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await.unwrap();
+    let reply = get(&addr, path).await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     assert!(reply.contains("<Code>NoSuchKey</Code>"), "{reply}");
     child.kill().await.unwrap();
@@ -135,13 +137,8 @@ async fn serve_tls_prints_https_endpoints_and_the_certificate_to_trust() {
         )),
         "{read_line}"
     );
-    // The Runtime API is plain HTTP on that port, as Lambda's is.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(&runtime).await.unwrap();
-    let request = "GET /bucket/none HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).await.unwrap();
+    // Plain HTTP is served on that port too, as the Runtime API needs.
+    let reply = get(&runtime, "/bucket/none").await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
     child.kill().await.unwrap();
 }
