@@ -231,7 +231,7 @@ impl DesiredAssociation {
                     fail(
                         "Policy",
                         format!(
-                            "must be a JSON object (an IAM policy document); got a JSON {}",
+                            "must be a JSON object (an IAM policy document); got {}",
                             kind(&other)
                         ),
                     );
@@ -577,7 +577,12 @@ mod tests {
             ("Region", json!("mars-1"), "region"),
             ("DisableSessionTags", json!("yes"), "\"true\" or \"false\""),
             ("Policy", json!("{not json"), "not valid JSON"),
-            ("Policy", json!("[1]"), "JSON object"),
+            (
+                "Policy",
+                json!("[1]"),
+                "must be a JSON object (an IAM policy document); got a list",
+            ),
+            ("Policy", json!("\"x\""), "; got a string"),
             ("Tags", json!([{"Key": "aws:x", "Value": "1"}]), "reserved"),
             ("Tags", json!([{"Key": "", "Value": "1"}]), "1 to 128"),
             ("Tags", json!({"k": "v".repeat(257)}), "256"),
