@@ -11,7 +11,7 @@ use crate::eks::Eks;
 use crate::event::{Incoming, Request, RequestType};
 use crate::plan::Owner;
 use crate::resource::{self, Context, Failure, Progress, Success};
-use crate::response::{data, Response, Status};
+use crate::response::{data, provider_reason, Response, Status};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -188,7 +188,7 @@ impl Handler {
             };
             let response = decide(&request, outcome, &progress);
             match url {
-                None => provider_result(response),
+                None => provider_result(&request, response),
                 // Until the Lambda deadline even after the ServiceTimeout: an answer that
                 // comes late is ignored, but one never delivered makes Lambda run the event
                 // again, Create and all.
@@ -412,14 +412,21 @@ fn placeholder_id(request: &Request) -> String {
 }
 
 /// Behind the CDK provider framework the result is the return value, and a failure is an
-/// error whose message the framework uses as the Reason.
-fn provider_result(response: Response) -> Result<Value, lambda_runtime::Error> {
-    match response.reason {
-        None => {
-            Ok(json!({"PhysicalResourceId": response.physical_resource_id, "Data": response.data}))
-        }
-        Some(reason) => Err(reason.into()),
+/// error whose message the framework makes the Reason (shortened, since the framework adds
+/// to it and shortens nothing). The framework fails a Delete whose result names an id other
+/// than the event's, so a Delete's result names the event's own, or none when it had none.
+fn provider_result(request: &Request, response: Response) -> Result<Value, lambda_runtime::Error> {
+    if let Some(reason) = response.reason {
+        return Err(provider_reason(&reason).into());
     }
+    let physical_id = match request.request_type {
+        RequestType::Delete => request.physical_resource_id.clone(),
+        _ => Some(response.physical_resource_id),
+    };
+    Ok(match physical_id {
+        Some(id) => json!({"PhysicalResourceId": id, "Data": response.data}),
+        None => json!({"Data": response.data}),
+    })
 }
 
 /// Dispatches on the request type; events that cannot be read are never acted on.
@@ -516,6 +523,39 @@ mod tests {
         shifted.stack_id = Some("sl".into());
         shifted.logical_resource_id = Some(String::new());
         assert_ne!(a, request_token(&shifted));
+    }
+
+    #[test]
+    fn the_provider_framework_gets_a_delete_its_own_id_and_a_reason_it_can_send() {
+        let mut delete = request(None);
+        delete.request_type = RequestType::Delete;
+        // An event without a PhysicalResourceId: the answer's is one made up for it.
+        let answer = decide(
+            &delete,
+            Ok(Success {
+                physical_id: String::new(),
+                association: None,
+            }),
+            &Progress::default(),
+        );
+        assert!(!answer.physical_resource_id.is_empty());
+        let result = provider_result(&delete, answer.clone()).unwrap();
+        assert_eq!(result.get("PhysicalResourceId"), None, "{result}");
+        delete.physical_resource_id = Some("Stack-PodIdentity-1A2B".into());
+        let result = provider_result(&delete, answer).unwrap();
+        assert_eq!(result["PhysicalResourceId"], "Stack-PodIdentity-1A2B");
+
+        let create = request(None);
+        let failure = Failure {
+            reason: format!("InvalidParameterException: {}", "é".repeat(5_000)),
+        };
+        let answer = decide(&create, Err(failure), &Progress::default());
+        let message = provider_result(&create, answer).unwrap_err().to_string();
+        assert!(
+            message.starts_with("InvalidParameterException: é"),
+            "{message}"
+        );
+        assert!(message.len() <= crate::response::MAX_PROVIDER_REASON);
     }
 
     #[tokio::test(start_paused = true)]

@@ -73,25 +73,56 @@ impl Response {
         let Some(reason) = &self.reason else {
             return full;
         };
-        // Find the longest prefix of the Reason that fits. Escaping makes the serialized
-        // length differ from the text's, so measure rather than compute; no prefix longer
-        // than the limit itself can fit, which bounds the search.
-        let with_prefix = |len: usize| {
+        let with_reason = |reason: String| {
             let mut shortened = self.clone();
-            shortened.reason = Some(format!("{}…", &reason[..floor_char_boundary(reason, len)]));
+            shortened.reason = Some(reason);
             serialize(&shortened)
         };
-        let (mut fits, mut too_long) = (0, reason.len().min(MAX_BODY) + 1);
-        while too_long - fits > 1 {
-            let middle = (fits + too_long) / 2;
-            if with_prefix(middle).len() <= MAX_BODY {
-                fits = middle;
-            } else {
-                too_long = middle;
-            }
-        }
-        with_prefix(fits)
+        with_reason(cut_to_fit(reason, |cut| {
+            with_reason(cut.to_owned()).len() <= MAX_BODY
+        }))
     }
+}
+
+/// The most of a Reason that the CDK provider framework's response can carry, as JSON text.
+///
+/// Behind the framework the Reason is our error message with the framework's additions: a
+/// line naming the log group and a Node.js stack trace (up to ten frames), next to StackId,
+/// RequestId, PhysicalResourceId and LogicalResourceId, which can reach 2 KB between them
+/// at their longest. The framework sends it all without shortening, and CloudFormation
+/// discards a body over [`MAX_BODY`] bytes ("Response object is too long"), losing the
+/// reason.
+pub const MAX_PROVIDER_REASON: usize = 2048;
+
+/// The Reason to give the CDK provider framework: cut (at a character boundary, marked with
+/// "…") until, escaped as JSON, it is at most [`MAX_PROVIDER_REASON`] bytes.
+pub fn provider_reason(reason: &str) -> String {
+    let fits = |text: &str| json_len(text) <= MAX_PROVIDER_REASON;
+    if fits(reason) {
+        return reason.to_owned();
+    }
+    cut_to_fit(reason, fits)
+}
+
+/// The longest prefix of `text`, marked as cut with "…", that `fits`. Escaping makes the
+/// serialized length differ from the text's, so the caller measures rather than computes;
+/// no prefix longer than [`MAX_BODY`] fits anywhere, which bounds the search.
+fn cut_to_fit(text: &str, fits: impl Fn(&str) -> bool) -> String {
+    let with_prefix = |len: usize| format!("{}…", &text[..floor_char_boundary(text, len)]);
+    let (mut fitting, mut too_long) = (0, text.len().min(MAX_BODY) + 1);
+    while too_long - fitting > 1 {
+        let middle = (fitting + too_long) / 2;
+        if fits(&with_prefix(middle)) {
+            fitting = middle;
+        } else {
+            too_long = middle;
+        }
+    }
+    with_prefix(fitting)
+}
+
+fn json_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(usize::MAX, |json| json.len())
 }
 
 /// The GetAtt attributes; every one present, empty where there is no value.
@@ -170,6 +201,26 @@ mod tests {
             assert_eq!(parsed["PhysicalResourceId"], "id");
             assert_eq!(parsed["RequestId"], "r");
         }
+    }
+
+    #[test]
+    fn provider_reasons_are_cut_to_leave_the_framework_room() {
+        for reason in [
+            "x".repeat(10_000),
+            "é\"\\\n".repeat(3_000),
+            "💥".repeat(5_000),
+        ] {
+            let cut = provider_reason(&reason);
+            let escaped = json_len(&cut);
+            assert!(escaped <= MAX_PROVIDER_REASON, "{escaped}");
+            assert!(
+                escaped > MAX_PROVIDER_REASON - 16,
+                "cut too much: {escaped}"
+            );
+            assert!(cut.ends_with('…'));
+            assert!(reason.starts_with(cut.trim_end_matches('…')));
+        }
+        assert_eq!(provider_reason("bad"), "bad");
     }
 
     #[test]

@@ -322,6 +322,28 @@ async fn a_huge_eks_error_still_fits_in_4096_bytes() {
         &["CreatePodIdentityAssociation", "InvalidParameterException"],
     );
     assert_eq!(response["RequestId"], event["RequestId"]);
+
+    // Behind the CDK provider framework, which adds a log line and a stack trace to the
+    // message and sends the lot without shortening it, the message leaves it room.
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::status(400, "InvalidParameterException", &message),
+        1,
+    );
+    let mut event = h.event(
+        "Create",
+        properties_with(json!({"ServiceToken": FRAMEWORK})),
+        None,
+    );
+    event["ServiceToken"] = json!(FRAMEWORK);
+    let Outcome::Error { message, .. } = h.invoke(&event, Duration::from_secs(30)).await else {
+        panic!("provider mode reports a failure as an error");
+    };
+    assert!(message.len() <= 2048, "{} bytes", message.len());
+    assert!(
+        message.contains("CreatePodIdentityAssociation") && message.ends_with('…'),
+        "{message}"
+    );
 }
 
 #[tokio::test]
