@@ -129,6 +129,13 @@ fn reserve(total: Duration) -> Duration {
     (total / 5).clamp(Duration::from_millis(300), Duration::from_secs(5))
 }
 
+/// When [`supervise`] ends an operation that has until `deadline`: the deadline less the
+/// reserve for the answer.
+fn cut_off(now: Instant, deadline: Instant) -> Instant {
+    let total = deadline.saturating_duration_since(now);
+    deadline.checked_sub(reserve(total)).unwrap_or(now)
+}
+
 impl Handler {
     /// Puts the pieces together.
     pub fn new(eks: Eks, http: reqwest::Client, settings: Settings) -> Handler {
@@ -178,7 +185,8 @@ impl Handler {
             let work = {
                 let (handler, request, progress) =
                     (self.clone(), request.clone(), progress.clone());
-                Box::pin(async move { handler.run_operation(&request, progress).await })
+                let cut_off = cut_off(Instant::now(), deadline);
+                Box::pin(async move { handler.run_operation(&request, progress, cut_off).await })
             };
             let outcome = match supervise(work, deadline, limit).await {
                 Err(failure) if must_undo(mode, &request.request_type, &progress) => Err(self
@@ -215,6 +223,7 @@ impl Handler {
         &self,
         request: &Request,
         progress: Progress,
+        cut_off: Instant,
     ) -> Result<Success, Failure> {
         let ctx = Context {
             eks: &self.eks,
@@ -225,6 +234,7 @@ impl Handler {
             },
             token: request_token(request),
             progress,
+            cut_off,
         };
         operate(&ctx, request).await
     }
@@ -250,11 +260,17 @@ impl Handler {
             physical_resource_id = delete.physical_resource_id.as_deref().unwrap_or(""),
             "removing what the failed event may have made"
         );
+        let undo_deadline = undo_deadline(Instant::now(), deadline);
         let work = {
             let handler = Arc::clone(self);
-            Box::pin(async move { handler.run_operation(&delete, Progress::default()).await })
+            let cut_off = cut_off(Instant::now(), undo_deadline);
+            Box::pin(async move {
+                handler
+                    .run_operation(&delete, Progress::default(), cut_off)
+                    .await
+            })
         };
-        let reason = match supervise(work, undo_deadline(Instant::now(), deadline), limit).await {
+        let reason = match supervise(work, undo_deadline, limit).await {
             // A request cut off by the deadline may still reach EKS after the look-up.
             Ok(_) => format!(
                 "{} It was cleaned up: no association it made was found on EKS, or the one \
@@ -327,10 +343,9 @@ pub async fn supervise<F>(work: F, deadline: Instant, limit: Limit) -> Result<Su
 where
     F: Future<Output = Result<Success, Failure>> + Send + 'static,
 {
-    let total = deadline.saturating_duration_since(Instant::now());
-    let guard = deadline
-        .checked_sub(reserve(total))
-        .unwrap_or_else(Instant::now);
+    let now = Instant::now();
+    let total = deadline.saturating_duration_since(now);
+    let guard = cut_off(now, deadline);
     let work = tokio::spawn(work.in_current_span());
     let abort = work.abort_handle();
     match tokio::time::timeout_at(guard, work).await {
@@ -405,10 +420,9 @@ pub fn decide(
     )
 }
 
-/// The id of a failed event that has none better: for a Create, one whose outcome is
-/// unknown, which its Delete looks up.
+/// The id of a failed event that has none better (see [`resource::placeholder_id`]).
 fn placeholder_id(request: &Request) -> String {
-    format!("cfn-eks-pod-identity-{}", request_token(request))
+    resource::placeholder_id(&request_token(request))
 }
 
 /// Behind the CDK provider framework the result is the return value, and a failure is an

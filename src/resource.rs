@@ -148,6 +148,8 @@ pub struct Context<'a> {
     pub token: String,
     /// Where a created association is recorded.
     pub progress: Progress,
+    /// When the supervisor ends the operation, keeping the rest of the time for the answer.
+    pub cut_off: Instant,
 }
 
 /// Create: validate, then CreatePodIdentityAssociation with the event's token.
@@ -229,9 +231,9 @@ async fn converge(
 /// Delete: remove the association named by the PhysicalResourceId, if this stack resource
 /// owns it. The id of a Create that made nothing needs no EKS call. Any other id that is not
 /// an association ARN (a Create's that was cut off, or one CloudFormation invented after
-/// giving up on a Create that may since have succeeded) is looked up by the properties'
-/// service account instead, and removed under the same ownership rule. What is already
-/// gone, association or cluster, is what Delete wants anyway.
+/// giving up on a Create that may since have succeeded, or may still) is looked up by the
+/// properties' service account instead, and removed under the same ownership rule. What is
+/// already gone, association or cluster, is what Delete wants anyway.
 pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
     let done = Success {
@@ -251,9 +253,13 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                     info!("the PhysicalResourceId is not an association ARN and the properties are invalid: nothing to delete");
                     return Ok(done);
                 }
-                Ok(desired) => {
-                    info!("the PhysicalResourceId is not an association ARN: looking for an association this resource owns");
+                Ok(desired) if is_placeholder_id(&physical_id) => {
+                    info!("the PhysicalResourceId is a failed Create's placeholder: looking for an association this resource owns");
                     ctx.eks.find(&desired.placement).await?
+                }
+                Ok(desired) => {
+                    info!("the PhysicalResourceId is one CloudFormation invented: looking for an association this resource owns");
+                    find_after_abandoned_create(ctx, &desired).await?
                 }
             }
         }
@@ -273,7 +279,45 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
     Ok(done)
 }
 
+/// How long before the operation's cut-off a Delete stops waiting for an abandoned Create:
+/// time to remove what the last look finds, and to answer.
+const LAST_LOOK: Duration = Duration::from_secs(5);
+
+/// The associations at the service account of a resource whose id CloudFormation invented.
+///
+/// CloudFormation invents the id when it gives up on a Create that has not answered (another
+/// resource failed, or the stack was cancelled), and sends the Delete at once, while that
+/// Create may still be running: waiting out IAM propagation, say, and about to succeed. An
+/// association made after this Delete had looked would be left behind, owned by a stack
+/// resource that no longer exists, and holding the service account against the next
+/// deployment. So while the service account is free, look again until the Create can no
+/// longer be running: it began before this Delete, with the same function's time limit, so
+/// it is cut off before this Delete is. A Delete that finds nothing takes that long.
+async fn find_after_abandoned_create(
+    ctx: &Context<'_>,
+    desired: &DesiredAssociation,
+) -> Result<Vec<AssociationArn>, EksError> {
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
+    let mut waiting = false;
+    loop {
+        let found = ctx.eks.find(&desired.placement).await?;
+        let pause = backoff.next_pause();
+        if !found.is_empty() || Instant::now() + pause + LAST_LOOK > ctx.cut_off {
+            return Ok(found);
+        }
+        if !waiting {
+            waiting = true;
+            info!(
+                until = ?ctx.cut_off.saturating_duration_since(Instant::now() + LAST_LOOK),
+                "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
+            );
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
 const NOTHING_CREATED: &str = "cfn-eks-pod-identity-nothing-created-";
+const PLACEHOLDER: &str = "cfn-eks-pod-identity-";
 
 /// The PhysicalResourceId of a Create that failed having made nothing (EKS refused every
 /// call, or none was sent): the Delete that follows then succeeds without calling EKS, as
@@ -284,13 +328,27 @@ pub fn nothing_created_id(token: &str) -> String {
     format!("{NOTHING_CREATED}{token}")
 }
 
+/// The PhysicalResourceId of a failed event that has none better: for a Create, one whose
+/// outcome is unknown (a call timed out, or the deadline cut it off), which its Delete looks
+/// up.
+pub fn placeholder_id(token: &str) -> String {
+    format!("{PLACEHOLDER}{token}")
+}
+
 /// Whether `id` is a [`nothing_created_id`]: the marker and a token shaped like a UUID, so
 /// that an id CloudFormation invents for a stack whose name begins like the marker is still
 /// looked up.
 fn is_nothing_created_id(id: &str) -> bool {
-    let Some(token) = id.strip_prefix(NOTHING_CREATED) else {
-        return false;
-    };
+    id.strip_prefix(NOTHING_CREATED).is_some_and(is_token)
+}
+
+/// Whether `id` is a [`placeholder_id`], by the same rule.
+fn is_placeholder_id(id: &str) -> bool {
+    id.strip_prefix(PLACEHOLDER).is_some_and(is_token)
+}
+
+/// Whether `token` is shaped like the UUIDs `request_token` makes.
+fn is_token(token: &str) -> bool {
     token.len() == 36
         && token.char_indices().all(|(i, c)| match i {
             8 | 13 | 18 | 23 => c == '-',
@@ -466,6 +524,11 @@ mod tests {
     fn only_a_marker_with_a_token_says_nothing_was_created() {
         let token = "0123abcd-4567-89ef-0123-456789abcdef";
         assert!(is_nothing_created_id(&nothing_created_id(token)));
+        assert!(is_placeholder_id(&placeholder_id(token)));
+        assert!(!is_placeholder_id(&nothing_created_id(token)));
+        assert!(!is_placeholder_id(
+            "cfn-eks-pod-identity-PodIdentity-1A2B3C4D5E6F"
+        ));
         for id in [
             // What CloudFormation invents for a stack named like the marker.
             "cfn-eks-pod-identity-nothing-created-x-PodIdentity-1A2B3C4D5E6F",

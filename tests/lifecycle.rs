@@ -310,12 +310,36 @@ async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
         }
     }
     assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
-    // With valid properties, only a look-up (see tests/ownership.rs for what it finds).
+    // With valid properties, only look-ups (see tests/ownership.rs for what they find). A
+    // failed Create's placeholder: that Create has answered, so one look is enough.
     let response = h
-        .send(&h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F")))
+        .send(&h.event(
+            "Delete",
+            properties(),
+            Some("cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef"),
+        ))
         .await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
+    // An invented id: the Create CloudFormation gave up on may still be running, so the
+    // Delete looks again while the service account stays free, and answers in time.
+    h.standin.clear_eks_calls();
+    let response = h
+        .send_within(
+            &h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F")),
+            Duration::from_secs(8),
+        )
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.ended_before_the_deadline());
+    let operations = h.eks_operations();
+    assert!(operations.len() >= 2, "{operations:?}");
+    assert!(
+        operations
+            .iter()
+            .all(|op| op == "ListPodIdentityAssociations"),
+        "{operations:?}"
+    );
 
     let arn = h.create(properties()).await;
     for _ in 0..2 {

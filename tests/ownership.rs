@@ -60,6 +60,58 @@ async fn delete_with_an_invented_id_removes_the_create_cloudformation_gave_up_on
 }
 
 #[tokio::test]
+async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then_makes() {
+    let mut h = Harness::start().await;
+    h.add_instance();
+    // The role the stack has just made is not visible to EKS yet: the Create waits it out.
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::status(
+            400,
+            "InvalidParameterException",
+            "Role provided in the request does not exist",
+        ),
+        1000,
+    );
+    let create = h.event("Create", properties(), None);
+    let creating = h.standin.invoke(create.clone(), Duration::from_secs(20));
+    until(&h, "the Create is refused", "CreatePodIdentityAssociation").await;
+    // Meanwhile another resource fails: CloudFormation gives up on the Create and sends the
+    // Delete at once, with an id it invents.
+    let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
+    let deleting = h.standin.invoke(delete.clone(), Duration::from_secs(20));
+    until(&h, "the Delete looks", "ListPodIdentityAssociations").await;
+    assert!(h.standin.associations().is_empty());
+    // Then IAM catches up, and the Create goes through, answering a stack that has moved on.
+    h.standin.clear_faults();
+    for id in [creating, deleting] {
+        h.standin
+            .wait_for_outcome(&id, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", h.logs()));
+    }
+    assert_eq!(h.responses(&create)[0]["Status"], "SUCCESS");
+    let response = &h.responses(&delete)[0];
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(
+        h.standin.associations().is_empty(),
+        "the Delete waited for the Create and removed what it made; logs:\n{}",
+        h.logs()
+    );
+}
+
+/// Waits until the stand-in has seen an `operation` call.
+async fn until(h: &Harness, what: &str, operation: &str) {
+    for _ in 0..200 {
+        if h.eks_operations().iter().any(|op| op == operation) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{what}: no {operation} in 5 s; logs:\n{}", h.logs());
+}
+
+#[tokio::test]
 async fn delete_never_removes_an_association_the_stack_does_not_own() {
     let h = Harness::start().await;
     let other = foreign(&h);

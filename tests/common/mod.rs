@@ -39,10 +39,12 @@ pub fn properties_with(changes: Value) -> Value {
 
 pub const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:111122223333:stack/payments/0f1e2d3c";
 
-/// One stand-in and one running function process.
+/// One stand-in and the function processes running against it: one, unless a test adds
+/// more (as Lambda runs one per event in flight).
 pub struct Harness {
     pub standin: Standin,
-    child: Child,
+    env: Vec<(String, String)>,
+    children: Vec<Child>,
     logs: Arc<Mutex<Vec<u8>>>,
     counter: AtomicU32,
 }
@@ -67,16 +69,33 @@ impl Harness {
     }
 
     fn run(standin: Standin, env: &[(&str, &str)]) -> Harness {
+        let mut harness = Harness {
+            standin,
+            env: env
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+            children: Vec::new(),
+            logs: Arc::new(Mutex::new(Vec::new())),
+            counter: AtomicU32::new(0),
+        };
+        harness.add_instance();
+        harness
+    }
+
+    /// Starts one more function process, with the same environment, its output going to the
+    /// same logs: an event sent while another is being handled goes to it.
+    pub fn add_instance(&mut self) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cfn-eks-pod-identity"));
         command
             .env_clear()
-            .envs(standin.function_env())
+            .envs(self.standin.function_env())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        for (key, value) in env {
+        for (key, value) in &self.env {
             if value.is_empty() {
                 command.env_remove(key);
             } else {
@@ -84,13 +103,12 @@ impl Harness {
             }
         }
         let mut child = command.spawn().expect("start the function");
-        let logs = Arc::new(Mutex::new(Vec::new()));
         for mut stream in [
             Box::new(child.stdout.take().expect("stdout"))
                 as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
             Box::new(child.stderr.take().expect("stderr")),
         ] {
-            let logs = logs.clone();
+            let logs = self.logs.clone();
             tokio::spawn(async move {
                 let mut buffer = [0u8; 4096];
                 while let Ok(n) = stream.read(&mut buffer).await {
@@ -101,12 +119,7 @@ impl Harness {
                 }
             });
         }
-        Harness {
-            standin,
-            child,
-            logs,
-            counter: AtomicU32::new(0),
-        }
+        self.children.push(child);
     }
 
     /// Everything the function printed so far.
@@ -234,7 +247,9 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        let _ = self.child.start_kill();
+        for child in &mut self.children {
+            let _ = child.start_kill();
+        }
     }
 }
 
