@@ -352,8 +352,12 @@ impl Eks {
     }
 
     /// ListPodIdentityAssociations for one service account: the ARNs found (at most one, as
-    /// EKS allows one association per service account).
-    pub async fn find(&self, placement: &Placement) -> Result<Vec<AssociationArn>, EksError> {
+    /// EKS allows one association per service account), or `None` when the cluster does not
+    /// exist.
+    pub async fn list(
+        &self,
+        placement: &Placement,
+    ) -> Result<Option<Vec<AssociationArn>>, EksError> {
         const OP: &str = "ListPodIdentityAssociations";
         let result = Box::pin(
             self.client(&placement.region)
@@ -365,15 +369,18 @@ impl Eks {
         )
         .await
         .map_err(|e| EksError::from_sdk(OP, e));
-        Ok(absent_if_not_found(result)?
-            .map(|output| {
-                output
-                    .associations()
-                    .iter()
-                    .filter_map(|a| a.association_arn().and_then(AssociationArn::parse))
-                    .collect()
-            })
-            .unwrap_or_default())
+        Ok(absent_if_not_found(result)?.map(|output| {
+            output
+                .associations()
+                .iter()
+                .filter_map(|a| a.association_arn().and_then(AssociationArn::parse))
+                .collect()
+        }))
+    }
+
+    /// [`Eks::list`], where a cluster that does not exist holds no associations.
+    pub async fn find(&self, placement: &Placement) -> Result<Vec<AssociationArn>, EksError> {
+        Ok(Box::pin(self.list(placement)).await?.unwrap_or_default())
     }
 
     /// TagResource: adds or changes these tags.

@@ -279,9 +279,15 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
     Ok(done)
 }
 
-/// How long before the operation's cut-off a Delete stops waiting for an abandoned Create:
-/// time to remove what the last look finds, and to answer.
-const LAST_LOOK: Duration = Duration::from_secs(5);
+/// The longest a Delete waits for an abandoned Create: as long as a Create keeps retrying
+/// (IAM propagation, then a conflict), and a minute more for its calls.
+const ABANDONED_CREATE: Duration =
+    Duration::from_secs(IAM_PROPAGATION_WINDOW.as_secs() + CONFLICT_WINDOW.as_secs() + 60);
+/// Time kept after the last look for an abandoned Create: to remove what it finds, and to
+/// answer.
+const AFTER_LAST_LOOK: Duration = Duration::from_secs(5);
+/// The longest one of the later looks may take (a List takes well under a second).
+const LOOK_LIMIT: Duration = Duration::from_secs(2);
 
 /// The associations at the service account of a resource whose id CloudFormation invented.
 ///
@@ -290,30 +296,48 @@ const LAST_LOOK: Duration = Duration::from_secs(5);
 /// Create may still be running: waiting out IAM propagation, say, and about to succeed. An
 /// association made after this Delete had looked would be left behind, owned by a stack
 /// resource that no longer exists, and holding the service account against the next
-/// deployment. So while the service account is free, look again until the Create can no
-/// longer be running: it began before this Delete, with the same function's time limit, so
-/// it is cut off before this Delete is. A Delete that finds nothing takes that long.
+/// deployment. So while the service account is free, and the cluster there, look again
+/// until the Create has surely stopped retrying ([`ABANDONED_CREATE`]), or until this
+/// Delete's own cut-off, if sooner: the Create began earlier under the same function's time
+/// limit. A Delete that finds nothing takes that long.
+///
+/// Only the first look's error fails the Delete, as the one look of other ids does; a later
+/// look that fails or hangs is passed over, as it can only find what the first did not.
 async fn find_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
 ) -> Result<Vec<AssociationArn>, EksError> {
-    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
-    let mut waiting = false;
-    loop {
-        let found = ctx.eks.find(&desired.placement).await?;
-        let pause = backoff.next_pause();
-        if !found.is_empty() || Instant::now() + pause + LAST_LOOK > ctx.cut_off {
-            return Ok(found);
-        }
-        if !waiting {
-            waiting = true;
-            info!(
-                until = ?ctx.cut_off.saturating_duration_since(Instant::now() + LAST_LOOK),
-                "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
-            );
-        }
-        tokio::time::sleep(pause).await;
+    let last_look = last_look(Instant::now(), ctx.cut_off);
+    match ctx.eks.list(&desired.placement).await? {
+        Some(found) if found.is_empty() => {}
+        // Found, or the cluster is gone and no Create can make anything there.
+        found => return Ok(found.unwrap_or_default()),
     }
+    info!(
+        for_up_to = ?last_look.saturating_duration_since(Instant::now()),
+        "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
+    );
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
+    while Instant::now() < last_look {
+        tokio::time::sleep_until((Instant::now() + backoff.next_pause()).min(last_look)).await;
+        match tokio::time::timeout(LOOK_LIMIT, ctx.eks.list(&desired.placement)).await {
+            Ok(Ok(Some(found))) if found.is_empty() => {}
+            Ok(Ok(found)) => return Ok(found.unwrap_or_default()),
+            Ok(Err(error)) => warn!(%error, "looking again failed; passed over"),
+            Err(_) => warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over"),
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// When a Delete that began at `now` takes its last look for an abandoned Create: when the
+/// Create has surely stopped retrying, or [`AFTER_LAST_LOOK`] before the Delete's cut-off,
+/// whichever is sooner; never before `now`.
+fn last_look(now: Instant, cut_off: Instant) -> Instant {
+    cut_off
+        .checked_sub(AFTER_LAST_LOOK)
+        .unwrap_or(now)
+        .clamp(now, now + ABANDONED_CREATE)
 }
 
 const NOTHING_CREATED: &str = "cfn-eks-pod-identity-nothing-created-";
@@ -518,6 +542,20 @@ mod tests {
         progress.created("arn:made");
         assert_eq!(progress.created_arn().as_deref(), Some("arn:made"));
         assert!(progress.may_have_created());
+    }
+
+    #[test]
+    fn a_delete_waits_for_an_abandoned_create_as_long_as_one_can_retry_and_its_time_allows() {
+        let now = Instant::now();
+        let at = |secs| now + Duration::from_secs(secs);
+        // The template's 300 s timeout (cut off 5 s before the deadline): the Create's
+        // retries end sooner.
+        assert_eq!(last_look(now, at(295)), at(210));
+        // A short timeout or ServiceTimeout: the Delete's own time ends sooner.
+        assert_eq!(last_look(now, at(60)), at(55));
+        // No time to wait at all.
+        assert_eq!(last_look(now, at(3)), now);
+        assert_eq!(last_look(now, now), now);
     }
 
     #[test]

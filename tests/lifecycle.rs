@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_failed, properties, properties_with, Harness, STACK_ID};
 use serde_json::{json, Value};
-use standin::{Fault, FaultTarget};
+use standin::{Fault, FaultTarget, Outcome};
 use std::time::Duration;
 
 fn association(h: &Harness, arn: &str) -> Option<standin::Association> {
@@ -322,24 +322,49 @@ async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
     // An invented id: the Create CloudFormation gave up on may still be running, so the
-    // Delete looks again while the service account stays free, and answers in time.
+    // Delete looks again while the service account stays free, and answers in time. A
+    // later look that fails is passed over: it could only find what the first did not.
     h.standin.clear_eks_calls();
-    let response = h
-        .send_within(
-            &h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F")),
-            Duration::from_secs(8),
-        )
+    let delete = h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F"));
+    let id = h.standin.invoke(delete.clone(), Duration::from_secs(12));
+    assert!(
+        h.standin
+            .wait_for_eks_call("ListPodIdentityAssociations", Duration::from_secs(5))
+            .await
+    );
+    h.standin.inject(
+        FaultTarget::eks("ListPodIdentityAssociations"),
+        Fault::status(400, "InvalidRequestException", "a bad moment"),
+        1,
+    );
+    let outcome = h
+        .standin
+        .wait_for_outcome(&id, Duration::from_secs(20))
         .await;
+    assert!(matches!(outcome, Some(Outcome::Response(_))), "{outcome:?}");
+    let response = &h.responses(&delete)[0];
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert!(h.ended_before_the_deadline());
     let operations = h.eks_operations();
-    assert!(operations.len() >= 2, "{operations:?}");
+    assert!(operations.len() >= 3, "{operations:?}");
     assert!(
         operations
             .iter()
             .all(|op| op == "ListPodIdentityAssociations"),
         "{operations:?}"
     );
+    // Unless the cluster is gone: then no Create can make anything there.
+    h.standin.mark_cluster_missing("prod");
+    h.standin.clear_eks_calls();
+    let response = h
+        .send_within(
+            &h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F")),
+            Duration::from_secs(12),
+        )
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
+    h.standin.mark_cluster_present("prod");
 
     let arn = h.create(properties()).await;
     for _ in 0..2 {

@@ -75,12 +75,22 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
     );
     let create = h.event("Create", properties(), None);
     let creating = h.standin.invoke(create.clone(), Duration::from_secs(20));
-    until(&h, "the Create is refused", "CreatePodIdentityAssociation").await;
+    let answered = |operation| {
+        h.standin
+            .wait_for_eks_call(operation, Duration::from_secs(5))
+    };
+    assert!(
+        answered("CreatePodIdentityAssociation").await,
+        "the Create is refused"
+    );
     // Meanwhile another resource fails: CloudFormation gives up on the Create and sends the
     // Delete at once, with an id it invents.
     let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
     let deleting = h.standin.invoke(delete.clone(), Duration::from_secs(20));
-    until(&h, "the Delete looks", "ListPodIdentityAssociations").await;
+    assert!(
+        answered("ListPodIdentityAssociations").await,
+        "the Delete looks"
+    );
     assert!(h.standin.associations().is_empty());
     // Then IAM catches up, and the Create goes through, answering a stack that has moved on.
     h.standin.clear_faults();
@@ -98,17 +108,6 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
         "the Delete waited for the Create and removed what it made; logs:\n{}",
         h.logs()
     );
-}
-
-/// Waits until the stand-in has seen an `operation` call.
-async fn until(h: &Harness, what: &str, operation: &str) {
-    for _ in 0..200 {
-        if h.eks_operations().iter().any(|op| op == operation) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{what}: no {operation} in 5 s; logs:\n{}", h.logs());
 }
 
 #[tokio::test]

@@ -62,6 +62,8 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub(crate) eks: Mutex<EksStore>,
+    /// Notified when an EKS call has been answered.
+    pub(crate) eks_answered: tokio::sync::Notify,
     pub(crate) bucket: BucketState,
     pub(crate) runtime: RuntimeState,
     pub(crate) faults: Mutex<FaultBook>,
@@ -332,6 +334,21 @@ impl Standin {
     /// Every EKS call received, oldest first.
     pub fn eks_calls(&self) -> Vec<EksCall> {
         lock(&self.shared().eks).calls().to_vec()
+    }
+
+    /// Waits until an `operation` call has been answered, at most `timeout`; whether one
+    /// was.
+    pub async fn wait_for_eks_call(&self, operation: &str, timeout: Duration) -> bool {
+        let shared = self.shared();
+        wait::until(&shared.eks_answered, Some(timeout), || {
+            lock(&shared.eks)
+                .calls()
+                .iter()
+                .any(|call| call.operation == operation && call.status.is_some())
+                .then_some(())
+        })
+        .await
+        .is_some()
     }
 
     /// Forgets the EKS calls received so far (e.g. after a test's setup).

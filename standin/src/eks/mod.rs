@@ -174,6 +174,7 @@ async fn run(
         Err(error) => error.into_response(),
     };
     lock(&shared.eks).finish_call(index, Some(response.status().as_u16()));
+    shared.eks_answered.notify_waiters();
     response
 }
 
