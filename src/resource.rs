@@ -279,10 +279,6 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
     Ok(done)
 }
 
-/// The longest a Delete waits for an abandoned Create: as long as a Create keeps retrying
-/// (IAM propagation, then a conflict), and a minute more for its calls.
-const ABANDONED_CREATE: Duration =
-    Duration::from_secs(IAM_PROPAGATION_WINDOW.as_secs() + CONFLICT_WINDOW.as_secs() + 60);
 /// Time kept after the last look for an abandoned Create: to remove what it finds, and to
 /// answer.
 const AFTER_LAST_LOOK: Duration = Duration::from_secs(5);
@@ -297,9 +293,10 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// association made after this Delete had looked would be left behind, owned by a stack
 /// resource that no longer exists, and holding the service account against the next
 /// deployment. So while the service account is free, and the cluster there, look again
-/// until the Create has surely stopped retrying ([`ABANDONED_CREATE`]), or until this
-/// Delete's own cut-off, if sooner: the Create began earlier under the same function's time
-/// limit. A Delete that finds nothing takes that long.
+/// until the Create can no longer be running: it began earlier, under the same function's
+/// time limit, so it is cut off before this Delete is. Nothing shorter bounds it: its IAM
+/// propagation and conflict windows start again with each other, and each call may take
+/// five attempts of 20 s. A Delete that finds nothing takes that long.
 ///
 /// Only the first look's error fails the Delete, as the one look of other ids does; a later
 /// look that fails or hangs is passed over, as it can only find what the first did not.
@@ -330,14 +327,10 @@ async fn find_after_abandoned_create(
     Ok(Vec::new())
 }
 
-/// When a Delete that began at `now` takes its last look for an abandoned Create: when the
-/// Create has surely stopped retrying, or [`AFTER_LAST_LOOK`] before the Delete's cut-off,
-/// whichever is sooner; never before `now`.
+/// When a Delete that began at `now` takes its last look for an abandoned Create:
+/// [`AFTER_LAST_LOOK`] before its cut-off, and never before `now`.
 fn last_look(now: Instant, cut_off: Instant) -> Instant {
-    cut_off
-        .checked_sub(AFTER_LAST_LOOK)
-        .unwrap_or(now)
-        .clamp(now, now + ABANDONED_CREATE)
+    cut_off.checked_sub(AFTER_LAST_LOOK).unwrap_or(now).max(now)
 }
 
 const NOTHING_CREATED: &str = "cfn-eks-pod-identity-nothing-created-";
@@ -545,13 +538,11 @@ mod tests {
     }
 
     #[test]
-    fn a_delete_waits_for_an_abandoned_create_as_long_as_one_can_retry_and_its_time_allows() {
+    fn a_delete_waits_for_an_abandoned_create_as_long_as_its_time_allows() {
         let now = Instant::now();
         let at = |secs| now + Duration::from_secs(secs);
-        // The template's 300 s timeout (cut off 5 s before the deadline): the Create's
-        // retries end sooner.
-        assert_eq!(last_look(now, at(295)), at(210));
-        // A short timeout or ServiceTimeout: the Delete's own time ends sooner.
+        // The template's 300 s timeout, cut off 5 s before the deadline.
+        assert_eq!(last_look(now, at(295)), at(290));
         assert_eq!(last_look(now, at(60)), at(55));
         // No time to wait at all.
         assert_eq!(last_look(now, at(3)), now);
