@@ -12,6 +12,14 @@ use std::time::Duration;
 const FRAMEWORK: &str =
     "arn:aws:lambda:us-east-1:111122223333:function:payments-ProviderframeworkonEvent-AbC123";
 
+/// `event` as the CDK provider framework passes it on: its own function is the ServiceToken,
+/// in the event and in the properties.
+fn via_framework(mut event: Value) -> Value {
+    event["ServiceToken"] = json!(FRAMEWORK);
+    event["ResourceProperties"]["ServiceToken"] = json!(FRAMEWORK);
+    event
+}
+
 #[tokio::test]
 async fn each_class_of_invalid_property_fails_naming_it_and_changes_nothing() {
     let h = Harness::start().await;
@@ -125,12 +133,7 @@ async fn sns_wrapped_events_answer_at_their_response_url() {
 #[tokio::test]
 async fn behind_the_provider_framework_the_result_is_returned_not_put() {
     let h = Harness::start().await;
-    let mut event = h.event(
-        "Create",
-        properties_with(json!({"ServiceToken": FRAMEWORK})),
-        None,
-    );
-    event["ServiceToken"] = json!(FRAMEWORK);
+    let mut event = via_framework(h.event("Create", properties(), None));
     event["ResponseURL"] = json!("...");
     let Outcome::Response(result) = h.invoke(&event, Duration::from_secs(30)).await else {
         panic!("provider mode returns a result; logs:\n{}", h.logs());
@@ -141,20 +144,14 @@ async fn behind_the_provider_framework_the_result_is_returned_not_put() {
     assert_eq!(result["Data"]["ExternalId"], "");
 
     // A failure is an invocation error; the framework turns its message into the Reason.
-    let mut bad = h.event(
-        "Create",
-        properties_with(json!({"ServiceToken": FRAMEWORK, "Namespace": "X"})),
-        None,
-    );
-    bad["ServiceToken"] = json!(FRAMEWORK);
+    let bad = via_framework(h.event("Create", properties_with(json!({"Namespace": "X"})), None));
     let Outcome::Error { message, .. } = h.invoke(&bad, Duration::from_secs(30)).await else {
         panic!("provider mode reports a failure as an error");
     };
     assert!(message.contains("Namespace"), "{message}");
 
     // The framework refuses a Delete that answers with another id.
-    let mut delete = h.event("Delete", json!({"ServiceToken": FRAMEWORK}), Some(&arn));
-    delete["ServiceToken"] = json!(FRAMEWORK);
+    let delete = via_framework(h.event("Delete", json!({}), Some(&arn)));
     let Outcome::Response(result) = h.invoke(&delete, Duration::from_secs(30)).await else {
         panic!("delete in provider mode");
     };
@@ -274,12 +271,7 @@ async fn behind_the_framework_a_failed_create_removes_what_it_made() {
     let h = Harness::start().await;
     // EKS creates the association, but neither its answer nor a retry's gets through.
     h.lose_create_answers();
-    let mut event = h.event(
-        "Create",
-        properties_with(json!({"ServiceToken": FRAMEWORK})),
-        None,
-    );
-    event["ServiceToken"] = json!(FRAMEWORK);
+    let event = via_framework(h.event("Create", properties(), None));
     let Outcome::Error { message, .. } = h.invoke(&event, Duration::from_secs(60)).await else {
         panic!(
             "provider mode reports a failure as an error; logs:\n{}",
@@ -330,12 +322,7 @@ async fn a_huge_eks_error_still_fits_in_4096_bytes() {
         Fault::status(400, "InvalidParameterException", &message),
         1,
     );
-    let mut event = h.event(
-        "Create",
-        properties_with(json!({"ServiceToken": FRAMEWORK})),
-        None,
-    );
-    event["ServiceToken"] = json!(FRAMEWORK);
+    let event = via_framework(h.event("Create", properties(), None));
     let Outcome::Error { message, .. } = h.invoke(&event, Duration::from_secs(30)).await else {
         panic!("provider mode reports a failure as an error");
     };
