@@ -129,13 +129,6 @@ fn reserve(total: Duration) -> Duration {
     (total / 5).clamp(Duration::from_millis(300), Duration::from_secs(5))
 }
 
-/// When [`supervise`] ends an operation that has until `deadline`: the deadline less the
-/// reserve for the answer.
-fn cut_off(now: Instant, deadline: Instant) -> Instant {
-    let total = deadline.saturating_duration_since(now);
-    deadline.checked_sub(reserve(total)).unwrap_or(now)
-}
-
 impl Handler {
     /// Puts the pieces together.
     pub fn new(eks: Eks, http: reqwest::Client, settings: Settings) -> Handler {
@@ -185,8 +178,11 @@ impl Handler {
             let work = {
                 let (handler, request, progress) =
                     (self.clone(), request.clone(), progress.clone());
-                let cut_off = cut_off(Instant::now(), deadline);
-                Box::pin(async move { handler.run_operation(&request, progress, cut_off).await })
+                |cut_off| {
+                    Box::pin(
+                        async move { handler.run_operation(&request, progress, cut_off).await },
+                    )
+                }
             };
             let outcome = match supervise(work, deadline, limit).await {
                 Err(failure) if must_undo(mode, &request.request_type, &progress) => Err(self
@@ -260,17 +256,17 @@ impl Handler {
             physical_resource_id = delete.physical_resource_id.as_deref().unwrap_or(""),
             "removing what the failed event may have made"
         );
-        let undo_deadline = undo_deadline(Instant::now(), deadline);
         let work = {
             let handler = Arc::clone(self);
-            let cut_off = cut_off(Instant::now(), undo_deadline);
-            Box::pin(async move {
-                handler
-                    .run_operation(&delete, Progress::default(), cut_off)
-                    .await
-            })
+            |cut_off| {
+                Box::pin(async move {
+                    handler
+                        .run_operation(&delete, Progress::default(), cut_off)
+                        .await
+                })
+            }
         };
-        let reason = match supervise(work, undo_deadline, limit).await {
+        let reason = match supervise(work, undo_deadline(Instant::now(), deadline), limit).await {
             // A request cut off by the deadline may still reach EKS after the look-up.
             Ok(_) => format!(
                 "{} It was cleaned up: no association it made was found on EKS, or the one \
@@ -338,15 +334,18 @@ fn must_undo(mode: Mode, request_type: &RequestType, progress: &Progress) -> boo
 
 /// Runs an operation in its own task, so that a panic or the deadline ends the operation but
 /// not the answer. The operation gets until `deadline` less a reserve kept for delivering the
-/// answer; `limit` says what set the deadline, for the Reason.
-pub async fn supervise<F>(work: F, deadline: Instant, limit: Limit) -> Result<Success, Failure>
+/// answer, and `work` makes it knowing when that is; `limit` says what set the deadline, for
+/// the Reason.
+pub async fn supervise<W, F>(work: W, deadline: Instant, limit: Limit) -> Result<Success, Failure>
 where
+    W: FnOnce(Instant) -> F,
     F: Future<Output = Result<Success, Failure>> + Send + 'static,
 {
-    let now = Instant::now();
-    let total = deadline.saturating_duration_since(now);
-    let guard = cut_off(now, deadline);
-    let work = tokio::spawn(work.in_current_span());
+    let total = deadline.saturating_duration_since(Instant::now());
+    let guard = deadline
+        .checked_sub(reserve(total))
+        .unwrap_or_else(Instant::now);
+    let work = tokio::spawn(work(guard).in_current_span());
     let abort = work.abort_handle();
     match tokio::time::timeout_at(guard, work).await {
         Ok(Ok(outcome)) => outcome,
@@ -610,12 +609,12 @@ mod tests {
     #[tokio::test]
     async fn a_panic_becomes_a_failure_and_the_runtime_goes_on() {
         let deadline = Instant::now() + Duration::from_secs(5);
-        let outcome = supervise(async { panic!("boom") }, deadline, Limit::Lambda).await;
+        let outcome = supervise(|_| async { panic!("boom") }, deadline, Limit::Lambda).await;
         let failure = outcome.unwrap_err();
         assert!(failure.reason.contains("boom"), "{}", failure.reason);
         // The same runtime still runs the next operation.
         assert_eq!(
-            supervise(async { Ok(success()) }, deadline, Limit::Lambda).await,
+            supervise(|_| async { Ok(success()) }, deadline, Limit::Lambda).await,
             Ok(success())
         );
     }
@@ -624,10 +623,19 @@ mod tests {
     async fn the_deadline_answers_before_a_hanging_operation() {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(60);
-        let outcome = supervise(std::future::pending(), deadline, Limit::Lambda).await;
+        // 60s less the 5s reserve kept for delivering the answer, which the operation is told.
+        let cut_off = start + Duration::from_secs(55);
+        let outcome = supervise(
+            |given| {
+                assert_eq!(given, cut_off);
+                std::future::pending()
+            },
+            deadline,
+            Limit::Lambda,
+        )
+        .await;
         assert!(outcome.unwrap_err().reason.starts_with("Timed out"));
-        // 60s less the 5s reserve kept for delivering the answer.
-        assert_eq!(Instant::now() - start, Duration::from_secs(55));
+        assert_eq!(Instant::now(), cut_off);
     }
 
     #[test]
@@ -671,7 +679,7 @@ mod tests {
         let start = Instant::now();
         let deadline = start + Duration::from_secs(5);
         let outcome = supervise(
-            std::future::pending(),
+            |_| std::future::pending(),
             undo_deadline(start, deadline),
             Limit::Lambda,
         )
