@@ -253,8 +253,10 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                     info!("the PhysicalResourceId is not an association ARN and the properties are invalid: nothing to delete");
                     return Ok(done);
                 }
-                Ok(desired) if is_placeholder_id(&physical_id) => {
-                    info!("the PhysicalResourceId is a failed Create's placeholder: looking for an association this resource owns");
+                // A failed Create's placeholder: that Create has answered. (CloudFormation always
+                // sends an id; an event without one is not taken for an invented one.)
+                Ok(desired) if physical_id.is_empty() || is_placeholder_id(&physical_id) => {
+                    info!("the PhysicalResourceId is a failed Create's placeholder, or missing: looking for an association this resource owns");
                     ctx.eks.find(&desired.placement).await?
                 }
                 Ok(desired) => {
@@ -282,7 +284,8 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
 /// Time kept after the last look for an abandoned Create: to remove what it finds, and to
 /// answer.
 const AFTER_LAST_LOOK: Duration = Duration::from_secs(5);
-/// The longest one of the later looks may take (a List takes well under a second).
+/// The longest one of the later looks may take (a List takes well under a second); none ends
+/// later than this after the last look is due, leaving the rest for removing what it finds.
 const LOOK_LIMIT: Duration = Duration::from_secs(2);
 
 /// The associations at the service account of a resource whose id CloudFormation invented.
@@ -294,7 +297,8 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// resource that no longer exists, and holding the service account against the next
 /// deployment. So while the service account is free, and the cluster there, look again
 /// until the Create can no longer be running: it began earlier, under the same function's
-/// time limit, so it is cut off before this Delete is. Nothing shorter bounds it: its IAM
+/// time limit, so by this Delete's last look it has been cut off, unless it began less than
+/// [`AFTER_LAST_LOOK`] earlier and ran to its limit. Nothing shorter bounds it: its IAM
 /// propagation and conflict windows start again with each other, and each call may take
 /// five attempts of 20 s. A Delete that finds nothing takes that long.
 ///
@@ -304,7 +308,8 @@ async fn find_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
 ) -> Result<Vec<AssociationArn>, EksError> {
-    let last_look = last_look(Instant::now(), ctx.cut_off);
+    let mut looked = Instant::now();
+    let last_look = last_look(looked, ctx.cut_off);
     match ctx.eks.list(&desired.placement).await? {
         Some(found) if found.is_empty() => {}
         // Found, or the cluster is gone and no Create can make anything there.
@@ -315,9 +320,13 @@ async fn find_after_abandoned_create(
         "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
     );
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
-    while Instant::now() < last_look {
+    // Until a look has begun at `last_look` or after: one begun just before may have ended
+    // after it, having missed what was made meanwhile.
+    while looked < last_look {
         tokio::time::sleep_until((Instant::now() + backoff.next_pause()).min(last_look)).await;
-        match tokio::time::timeout(LOOK_LIMIT, ctx.eks.list(&desired.placement)).await {
+        looked = Instant::now();
+        let ends_by = (looked + LOOK_LIMIT).min(last_look + LOOK_LIMIT);
+        match tokio::time::timeout_at(ends_by, ctx.eks.list(&desired.placement)).await {
             Ok(Ok(Some(found))) if found.is_empty() => {}
             Ok(Ok(found)) => return Ok(found.unwrap_or_default()),
             Ok(Err(error)) => warn!(%error, "looking again failed; passed over"),

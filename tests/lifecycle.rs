@@ -311,16 +311,17 @@ async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
     }
     assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
     // With valid properties, only look-ups (see tests/ownership.rs for what they find). A
-    // failed Create's placeholder: that Create has answered, so one look is enough.
-    let response = h
-        .send(&h.event(
-            "Delete",
-            properties(),
-            Some("cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef"),
-        ))
-        .await;
-    assert_eq!(response["Status"], "SUCCESS", "{response}");
-    assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
+    // failed Create's placeholder: that Create has answered, so one look is enough; and one
+    // for an event without an id, which CloudFormation never sends.
+    for id in [
+        Some("cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef"),
+        None,
+    ] {
+        h.standin.clear_eks_calls();
+        let response = h.send(&h.event("Delete", properties(), id)).await;
+        assert_eq!(response["Status"], "SUCCESS", "{response}");
+        assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
+    }
     // An invented id: the Create CloudFormation gave up on may still be running, so the
     // Delete looks again while the service account stays free, and answers in time. A
     // later look that fails is passed over: it could only find what the first did not.

@@ -74,11 +74,11 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
         1000,
     );
     let create = h.event("Create", properties(), None);
-    let creating = h.standin.invoke(create.clone(), Duration::from_secs(20));
-    let answered = |operation| {
-        h.standin
-            .wait_for_eks_call(operation, Duration::from_secs(5))
-    };
+    // Time enough for a cold start of each process on a loaded machine; the test takes
+    // only as long as the events do.
+    let timeout = Duration::from_secs(30);
+    let creating = h.standin.invoke(create.clone(), timeout);
+    let answered = |operation| h.standin.wait_for_eks_call(operation, timeout);
     assert!(
         answered("CreatePodIdentityAssociation").await,
         "the Create is refused"
@@ -86,7 +86,7 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
     // Meanwhile another resource fails: CloudFormation gives up on the Create and sends the
     // Delete at once, with an id it invents.
     let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
-    let deleting = h.standin.invoke(delete.clone(), Duration::from_secs(20));
+    let deleting = h.standin.invoke(delete.clone(), timeout);
     assert!(
         answered("ListPodIdentityAssociations").await,
         "the Delete looks"
@@ -96,7 +96,7 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
     h.standin.clear_faults();
     for id in [creating, deleting] {
         h.standin
-            .wait_for_outcome(&id, Duration::from_secs(30))
+            .wait_for_outcome(&id, timeout + Duration::from_secs(10))
             .await
             .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", h.logs()));
     }
