@@ -107,9 +107,13 @@ soak:
 	$(TARGET)/release/cfn-standin soak --lambda $(TARGET)/release/cfn-eks-pod-identity \
 		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log $(TARGET)/soak-lambda.log
 
-## deploy: deploy template.yaml with the SAM CLI (needs AWS credentials; see README)
-deploy:
-	sam build && sam deploy --guided
+## deploy: deploy template.yaml with the SAM CLI (needs AWS credentials; see README). `make build`
+## first installs cargo-lambda, zig and the arm64 Rust target, which `sam build` runs; the SAM CLI's
+## rust-cargolambda build method is a preview feature, hence --beta-features. The stack name is the
+## one the README and the examples import the ServiceToken from.
+deploy: build
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build --beta-features
+	sam deploy --guided --stack-name cfn-eks-pod-identity --capabilities CAPABILITY_IAM
 
 ## fmt: format the code
 fmt:

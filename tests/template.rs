@@ -1,26 +1,55 @@
-//! The SAM template's IAM policy grants exactly what the function needs: the eight EKS
-//! actions on cluster and association ARNs, and iam:PassRole only to the Pod Identity
-//! service. A broadened grant fails here, not in a security review.
+//! The SAM templates' IAM policies grant exactly what the function needs: the EKS actions
+//! src/eks.rs calls, on cluster and association ARNs, and iam:PassRole only to the Pod
+//! Identity service. A broadened grant fails here, not in a security review; a call added
+//! without its grant fails here, not at a user's first deployment. And `make deploy` names
+//! the stack the examples import the ServiceToken from.
 
 use yaml_rust2::{Yaml, YamlLoader};
 
+/// Authorized on the cluster: they name no association yet.
 const EKS_ON_CLUSTER: &[&str] = &[
     "eks:CreatePodIdentityAssociation",
     "eks:ListPodIdentityAssociations",
 ];
-const EKS_ON_ASSOCIATION: &[&str] = &[
-    "eks:DescribePodIdentityAssociation",
-    "eks:UpdatePodIdentityAssociation",
-    "eks:DeletePodIdentityAssociation",
-    "eks:TagResource",
-    "eks:UntagResource",
-    "eks:ListTagsForResource",
-];
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The EKS actions the function calls: each operation of the API model whose SDK method
+/// (`.create_pod_identity_association()`, `.tag_resource()`, ...) src/eks.rs calls.
+fn eks_actions_used() -> Vec<String> {
+    let model: serde_json::Value =
+        serde_json::from_str(&read("../shared/reference/eks-pod-identity-api.json")).unwrap();
+    let code = read("src/eks.rs");
+    let mut used: Vec<String> = model["operations"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|operation| code.contains(&format!(".{}()", snake_case(operation))))
+        .map(|operation| format!("eks:{operation}"))
+        .collect();
+    used.sort();
+    used
+}
+
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_uppercase() && !out.is_empty() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
 
 fn template() -> Yaml {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml")).unwrap();
-    YamlLoader::load_from_str(&text).unwrap().remove(0)
+    yaml("template.yaml")
+}
+
+fn yaml(path: &str) -> Yaml {
+    YamlLoader::load_from_str(&read(path)).unwrap().remove(0)
 }
 
 fn strings(value: &Yaml) -> Vec<String> {
@@ -47,7 +76,26 @@ fn statements(template: &Yaml) -> Vec<Yaml> {
 }
 
 #[test]
+fn the_model_and_the_code_agree_on_the_actions_used() {
+    // The model names eight operations; the tags come with Describe, so ListTagsForResource
+    // is never called. A typo in the derivation would make this list short.
+    assert_eq!(
+        eks_actions_used(),
+        [
+            "eks:CreatePodIdentityAssociation",
+            "eks:DeletePodIdentityAssociation",
+            "eks:DescribePodIdentityAssociation",
+            "eks:ListPodIdentityAssociations",
+            "eks:TagResource",
+            "eks:UntagResource",
+            "eks:UpdatePodIdentityAssociation",
+        ]
+    );
+}
+
+#[test]
 fn the_policy_grants_only_what_the_function_needs() {
+    let used = eks_actions_used();
     let statements = statements(&template());
     assert_eq!(statements.len(), 3, "{statements:?}");
     let mut granted = Vec::new();
@@ -62,7 +110,7 @@ fn the_policy_grants_only_what_the_function_needs() {
             assert!(!action.contains('*'), "wildcard action {action}");
             let expected_resource = if EKS_ON_CLUSTER.contains(&action.as_str()) {
                 "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:cluster/${ClusterNamePattern}"
-            } else if EKS_ON_ASSOCIATION.contains(&action.as_str()) {
+            } else if used.contains(action) {
                 "arn:${AWS::Partition}:eks:*:${AWS::AccountId}:podidentityassociation/${ClusterNamePattern}/*"
             } else if action == "iam:PassRole" {
                 let condition = &statement["Condition"]["StringEquals"]["iam:PassedToService"];
@@ -81,12 +129,8 @@ fn the_policy_grants_only_what_the_function_needs() {
         }
     }
     granted.sort();
-    let mut expected: Vec<String> = EKS_ON_CLUSTER
-        .iter()
-        .chain(EKS_ON_ASSOCIATION)
-        .chain(&["iam:PassRole"])
-        .map(|s| s.to_string())
-        .collect();
+    let mut expected = used;
+    expected.push("iam:PassRole".to_owned());
     expected.sort();
     assert_eq!(
         granted, expected,
@@ -114,5 +158,69 @@ fn the_function_is_arm64_al2023_with_a_timeout_that_fits_the_retries() {
     assert!(
         !output["Export"]["Name"].is_badvalue(),
         "the ServiceToken is exported"
+    );
+}
+
+#[test]
+fn the_sam_example_grants_the_same_actions() {
+    let mut granted: Vec<String> = statements(&yaml("examples/sam/template.yaml"))
+        .iter()
+        .flat_map(|statement| strings(&statement["Action"]))
+        .collect();
+    granted.sort();
+    let mut expected = eks_actions_used();
+    expected.push("iam:PassRole".to_owned());
+    expected.sort();
+    assert_eq!(granted, expected);
+}
+
+/// A stack deployed under another name exports another ServiceToken, and every example's
+/// `Fn::ImportValue` fails with "No export named".
+#[test]
+fn make_deploy_names_the_stack_the_examples_import_from() {
+    let makefile = read("Makefile");
+    let mut target = makefile.lines().skip_while(|l| !l.starts_with("deploy:"));
+    let head = target.next().expect("a deploy target");
+    // `make build` installs cargo-lambda, zig and the arm64 target that `sam build` needs.
+    assert!(head.split_whitespace().any(|p| p == "build"), "{head}");
+    let recipe: Vec<&str> = target.take_while(|l| l.starts_with('\t')).collect();
+    let sam_build = recipe.iter().find(|l| l.contains("sam build")).unwrap();
+    assert!(
+        sam_build.contains("$(VENV)/bin"),
+        "cargo-lambda on PATH: {sam_build}"
+    );
+    assert!(
+        sam_build.contains("--beta-features"),
+        "rust-cargolambda is a SAM preview: {sam_build}"
+    );
+    let sam_deploy = recipe.iter().find(|l| l.contains("sam deploy")).unwrap();
+    assert!(
+        sam_deploy.contains("--capabilities CAPABILITY_IAM"),
+        "{sam_deploy}"
+    );
+    let stack = sam_deploy
+        .split_whitespace()
+        .skip_while(|w| *w != "--stack-name")
+        .nth(1)
+        .expect("a --stack-name");
+
+    let readme = read("README.md");
+    assert!(readme.contains(&format!("--stack-name {stack} ")));
+    assert!(readme.contains(&format!("!ImportValue {stack}-ServiceToken")));
+    let mut importing = 0;
+    let dir = format!("{}/examples/cloudformation", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let example = YamlLoader::load_from_str(&text).unwrap().remove(0);
+        let default = &example["Parameters"]["ProviderStackName"]["Default"];
+        if !default.is_badvalue() {
+            assert_eq!(default.as_str(), Some(stack), "{}", path.display());
+            importing += 1;
+        }
+    }
+    assert!(
+        importing >= 2,
+        "the examples that import the ServiceToken: {importing}"
     );
 }

@@ -113,7 +113,6 @@ export class PodIdentityStack extends Stack {
         "eks:DeletePodIdentityAssociation",
         "eks:TagResource",
         "eks:UntagResource",
-        "eks:ListTagsForResource",
       ],
       resources: [associations],
     }));
