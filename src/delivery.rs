@@ -125,8 +125,10 @@ impl fmt::Display for DeliveryFailed {
 impl std::error::Error for DeliveryFailed {}
 
 /// PUTs `body` to `url` (no Content-Type, exact Content-Length), retrying network errors and
-/// any status of 400 or above until it is delivered or `deadline` comes. Returns the number
-/// of attempts it took.
+/// any status but 2xx until it is delivered or `deadline` comes. Returns the number of
+/// attempts it took. Redirects with a Location are followed (by the client); one without, such
+/// as S3's 301 PermanentRedirect for a bucket addressed at another region's endpoint, stored
+/// nothing, so it is no delivery.
 pub async fn deliver(
     http: &reqwest::Client,
     url: &ResponseUrl,
@@ -148,7 +150,7 @@ pub async fn deliver(
             .body(body.clone())
             .send();
         match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), put).await {
-            Ok(Ok(response)) if response.status().as_u16() < 400 => return Ok(attempts),
+            Ok(Ok(response)) if response.status().is_success() => return Ok(attempts),
             Ok(Ok(response)) => last_error = format!("HTTP status {}", response.status()),
             // `without_url`: reqwest's messages would otherwise carry the presigned query.
             Ok(Err(error)) => last_error = error.without_url().to_string(),

@@ -164,6 +164,24 @@ async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() 
 }
 
 #[tokio::test]
+async fn a_redirect_that_stored_nothing_is_not_taken_for_delivery() {
+    let h = Harness::start().await;
+    // S3's answer for a bucket addressed at another region's endpoint: no Location, nothing
+    // stored. Counted as delivered, the stack would wait an hour for the answer.
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(301, "PermanentRedirect", "use the specified endpoint"),
+        2,
+    );
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    assert_eq!(h.standin.injected_fault_count(), 2);
+    assert_eq!(h.responses(&event).len(), 1, "retried until it was stored");
+    assert!(h.logs().contains("301"), "the log names the status");
+}
+
+#[tokio::test]
 async fn oversized_inputs_fail_quickly_and_clearly() {
     let h = Harness::start().await;
     let tags: Vec<_> = (0..10_000)
