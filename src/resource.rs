@@ -6,7 +6,7 @@ use crate::backoff::Backoff;
 use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
 use crate::plan::{changes, keep_by_arn, keep_by_state, Association, Owner, Replacement};
-use crate::properties::DesiredAssociation;
+use crate::properties::{DesiredAssociation, Placement};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -159,7 +159,8 @@ pub async fn create(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
 }
 
 /// Update: replace when a replacement property changed or the association is gone; otherwise
-/// change only what differs from what EKS reports.
+/// change only what differs from what EKS reports, and, when this rolls back a replacement
+/// that never reported its association, remove that association.
 pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)?;
     let current = request
@@ -174,7 +175,50 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
         Ok(association) => association,
         Err(why) => return replace(ctx, &desired, why).await,
     };
-    converge(ctx, &desired, association).await
+    let kept = converge(ctx, &desired, association).await?;
+    if let Some(moved_to) = unreported_replacement(ctx, request, &desired) {
+        remove_unreported_replacement(ctx, &moved_to).await;
+    }
+    Ok(kept)
+}
+
+/// Where a replacement this Update rolls back may have made an association that
+/// CloudFormation never heard of, if it may have.
+///
+/// The association CloudFormation knows is already where the template asks, yet the
+/// properties it replaces named another service account: the update to those never
+/// reported a new id. It failed, and removed what it made if it could; or CloudFormation
+/// cancelled it, because another resource failed, and ignores its answer while it runs on.
+/// Either way CloudFormation deletes only the ids it was told, so what this resource owns
+/// at that service account, nothing else will remove.
+fn unreported_replacement(
+    ctx: &Context<'_>,
+    request: &Request,
+    desired: &DesiredAssociation,
+) -> Option<Placement> {
+    let old = request.old_properties.as_ref()?;
+    let old = DesiredAssociation::from_properties(old, ctx.default_region).ok()?;
+    (old.placement != desired.placement).then_some(old.placement)
+}
+
+/// One look at `placement`, after the rollback's own work, removing what this resource owns
+/// there. Best effort: an error, or a look still running [`AFTER_LAST_LOOK`] before the
+/// cut-off, is logged rather than failing the rollback, which would leave the stack in
+/// UPDATE_ROLLBACK_FAILED for want of a clean-up. A replacement still running after this
+/// look can still leave its association behind (README, "Update, replacement and rollback").
+async fn remove_unreported_replacement(ctx: &Context<'_>, placement: &Placement) {
+    info!(?placement, "rolling back a replacement that never reported its association: removing what this resource owns at its service account");
+    let Some(ends_by) = ctx.cut_off.checked_sub(AFTER_LAST_LOOK) else {
+        return;
+    };
+    let removed = async { remove_owned(ctx, ctx.eks.find(placement).await?).await };
+    match tokio::time::timeout_at(ends_by, removed).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            warn!(%error, "could not look there, or remove what was found; passed over")
+        }
+        Err(_) => warn!("removing it took too long; passed over"),
+    }
 }
 
 /// Makes an existing association match the template, doing only what differs.
@@ -266,6 +310,13 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
             }
         }
     };
+    remove_owned(ctx, arns).await?;
+    Ok(done)
+}
+
+/// Deletes those of `arns` that this stack resource owns; what is already gone is what a
+/// Delete wants anyway.
+async fn remove_owned(ctx: &Context<'_>, arns: Vec<AssociationArn>) -> Result<(), EksError> {
     for arn in arns {
         match ctx.eks.describe(&arn).await? {
             None => info!(association = %arn, "already gone"),
@@ -278,7 +329,7 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
             }
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 /// Time kept after the last look for an abandoned Create: to remove what it finds, and to

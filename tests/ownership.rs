@@ -156,16 +156,76 @@ async fn a_replacement_whose_answer_was_lost_is_removed_before_the_update_answer
         &["CreatePodIdentityAssociation", "It was cleaned up"],
     );
     assert_eq!(failed["PhysicalResourceId"], original.as_str());
-    // The rollback returns to the original and never looks at the new service account, so
-    // the update had to remove what it made there itself.
+    // The update removed what it made there itself, before it answered.
     assert_eq!(h.association_arns(), vec![original.clone()]);
     h.standin.clear_faults();
     h.standin.clear_eks_calls();
     let rollback = h.send(&h.update(&original, moved, properties())).await;
     assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
     assert_eq!(rollback["PhysicalResourceId"], original.as_str());
-    assert_eq!(h.eks_operations(), vec!["DescribePodIdentityAssociation"]);
+    // The rollback returns to the original, and looks once at the new service account.
+    assert_eq!(
+        h.eks_operations(),
+        vec![
+            "DescribePodIdentityAssociation",
+            "ListPodIdentityAssociations"
+        ]
+    );
     assert_eq!(h.association_arns(), vec![original]);
+}
+
+#[tokio::test]
+async fn the_rollback_of_a_cancelled_replacement_removes_what_it_made() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    // Another resource failed while this replacement ran: CloudFormation cancelled it, and
+    // ignores its answer, so it never learns the new association's id.
+    let replaced = h
+        .send(&h.update(&original, properties(), moved.clone()))
+        .await;
+    assert_eq!(replaced["Status"], "SUCCESS", "{replaced}");
+    assert_eq!(h.standin.associations().len(), 2);
+    // Its rollback: the id CloudFormation knows, the properties swapped.
+    let rollback = h.send(&h.update(&original, moved, properties())).await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_eq!(rollback["PhysicalResourceId"], original.as_str());
+    assert_eq!(
+        h.association_arns(),
+        vec![original],
+        "nothing CloudFormation does not know of is left"
+    );
+}
+
+#[tokio::test]
+async fn that_rollback_leaves_other_owners_alone_and_never_fails_for_its_look() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    let spec = AssociationSpec::new(
+        "us-east-1",
+        "prod",
+        "billing",
+        "api",
+        "arn:aws:iam::111122223333:role/other",
+    );
+    let other = h.standin.insert_association(spec).unwrap();
+    let rollback = h
+        .send(&h.update(&original, moved.clone(), properties()))
+        .await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert!(h.association_arns().contains(&other.association_arn));
+    // A look that fails is logged, and the rollback still succeeds.
+    h.standin.inject(
+        FaultTarget::eks("ListPodIdentityAssociations"),
+        Fault::status(403, "AccessDeniedException", "not allowed"),
+        1000,
+    );
+    let rollback = h.send(&h.update(&original, moved, properties())).await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert!(h.standin.injected_fault_count() >= 1);
+    assert!(h.logs().contains("passed over"), "{}", h.logs());
+    assert_eq!(h.standin.associations().len(), 2);
 }
 
 #[tokio::test]
