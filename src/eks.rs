@@ -22,6 +22,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// The most pages [`Eks::list`] reads (of 100 associations each): a bound, so that a
+/// service that hands out tokens without end cannot keep a look going until the cut-off.
+const MAX_LIST_PAGES: usize = 100;
+
 /// What kind of failure an EKS call had, as far as the decisions care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -354,28 +358,45 @@ impl Eks {
     /// ListPodIdentityAssociations for one service account: the ARNs found (at most one, as
     /// EKS allows one association per service account), or `None` when the cluster does not
     /// exist.
+    ///
+    /// Every page is read: EKS does not document whether it filters before it pages, and
+    /// where a service filters each page after cutting it (EC2 does), the association can
+    /// come on a later page, after empty ones, in a cluster with many associations.
     pub async fn list(
         &self,
         placement: &Placement,
     ) -> Result<Option<Vec<AssociationArn>>, EksError> {
         const OP: &str = "ListPodIdentityAssociations";
-        let result = Box::pin(
-            self.client(&placement.region)
-                .list_pod_identity_associations()
-                .cluster_name(&placement.cluster)
-                .namespace(&placement.namespace)
-                .service_account(&placement.service_account)
-                .send(),
-        )
-        .await
-        .map_err(|e| EksError::from_sdk(OP, e));
-        Ok(absent_if_not_found(result)?.map(|output| {
-            output
-                .associations()
-                .iter()
-                .filter_map(|a| a.association_arn().and_then(AssociationArn::parse))
-                .collect()
-        }))
+        let client = self.client(&placement.region);
+        let mut found = Vec::new();
+        let mut next_token = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let result = Box::pin(
+                client
+                    .list_pod_identity_associations()
+                    .cluster_name(&placement.cluster)
+                    .namespace(&placement.namespace)
+                    .service_account(&placement.service_account)
+                    .max_results(100)
+                    .set_next_token(next_token.take())
+                    .send(),
+            )
+            .await
+            .map_err(|e| EksError::from_sdk(OP, e));
+            let Some(page) = absent_if_not_found(result)? else {
+                return Ok(None);
+            };
+            found.extend(
+                page.associations()
+                    .iter()
+                    .filter_map(|a| a.association_arn().and_then(AssociationArn::parse)),
+            );
+            match page.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(Some(found))
     }
 
     /// [`Eks::list`], where a cluster that does not exist holds no associations.

@@ -448,3 +448,33 @@ async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
     let response = h.send(&h.event("Delete", properties(), Some(id))).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
 }
+
+#[tokio::test]
+async fn a_look_up_reads_every_page_of_the_list() {
+    let h = Harness::start().await;
+    // Should EKS cut its pages before filtering them, the association can come after empty
+    // pages in a cluster with many.
+    for namespace in ["first", "second"] {
+        let spec = AssociationSpec::new(
+            "us-east-1",
+            "prod",
+            namespace,
+            "api",
+            "arn:aws:iam::111122223333:role/other",
+        );
+        h.standin.insert_association(spec).unwrap();
+    }
+    let ours = h.create(properties()).await;
+    h.standin.page_before_filtering(1);
+    // A failed Create's placeholder: its Delete finds the association by looking it up.
+    let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
+    let response = h
+        .send(&h.event("Delete", properties(), Some(placeholder)))
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(
+        !h.association_arns().contains(&ours),
+        "found on the third page"
+    );
+    assert_eq!(h.standin.associations().len(), 2);
+}

@@ -367,6 +367,12 @@ impl Standin {
         lock(&self.shared().eks).mark_cluster_present(name);
     }
 
+    /// From now on, List filters each page after cutting it from all of a cluster's
+    /// associations, pages of at most `size` (see [`EksStore::page_before_filtering`]).
+    pub fn page_before_filtering(&self, size: usize) {
+        lock(&self.shared().eks).page_before_filtering(size);
+    }
+
     /// Places an association directly, as if made outside the function.
     /// Fails with the existing association if its service account already has one.
     pub fn insert_association(

@@ -37,6 +37,10 @@ pub struct EksStore {
     tombstones: Vec<Tombstone>,
     missing_clusters: HashSet<String>,
     calls: Vec<EksCall>,
+    /// When set, List cuts its pages from all of a cluster's associations, at most this
+    /// many, before the namespace and service-account filters apply (see
+    /// [`EksStore::page_before_filtering`]).
+    pages_before_filters: Option<usize>,
 }
 
 /// Seconds since the Unix epoch with millisecond precision, as EKS reports times.
@@ -67,6 +71,15 @@ impl EksStore {
     /// Undoes [`mark_cluster_missing`](Self::mark_cluster_missing).
     pub fn mark_cluster_present(&mut self, cluster: &str) {
         self.missing_clusters.remove(cluster);
+    }
+
+    /// From now on, List pages as a service that filters each page after cutting it does
+    /// (EC2's Describe calls do): pages of at most `size` of the cluster's associations,
+    /// then filtered, so that a page can come back empty with a token for the next. EKS's
+    /// documentation does not say which it does; a client that follows the token finds the
+    /// association either way.
+    pub fn page_before_filtering(&mut self, size: usize) {
+        self.pages_before_filters = Some(size.max(1));
     }
 
     /// Appends to the call log; returns the entry's index for [`finish_call`](Self::finish_call).
@@ -361,25 +374,29 @@ impl EksStore {
                 .parse::<usize>()
                 .map_err(|_| EksError::invalid_parameter("The nextToken is not valid."))?,
         };
-        let matching: Vec<&Association> = self
+        let in_cluster = self
             .associations
             .iter()
-            .filter(|a| a.region == region && a.cluster_name == cluster)
-            .filter(|a| input.namespace.as_ref().is_none_or(|ns| &a.namespace == ns))
-            .filter(|a| {
-                input
+            .filter(|a| a.region == region && a.cluster_name == cluster);
+        let wanted = |a: &Association| {
+            input.namespace.as_ref().is_none_or(|ns| &a.namespace == ns)
+                && input
                     .service_account
                     .as_ref()
                     .is_none_or(|sa| &a.service_account == sa)
-            })
-            .collect();
-        let summaries = matching
+        };
+        let (listed, page): (Vec<&Association>, usize) = match self.pages_before_filters {
+            None => (in_cluster.filter(|a| wanted(a)).collect(), page),
+            Some(size) => (in_cluster.collect(), page.min(size)),
+        };
+        let summaries = listed
             .iter()
             .skip(start)
             .take(page)
+            .filter(|a| wanted(a))
             .map(|a| a.summary())
             .collect();
-        let next = (start + page < matching.len()).then(|| (start + page).to_string());
+        let next = (start + page < listed.len()).then(|| (start + page).to_string());
         Ok((summaries, next))
     }
 
@@ -703,6 +720,25 @@ mod tests {
             assert_eq!(list(None, Some(bad), None).unwrap_err().status, 400);
         }
         assert_eq!(list(None, None, Some("zz")).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn pages_cut_before_filtering_can_be_empty_and_still_go_on() {
+        let (mut s, ids) = (EksStore::default(), IdGen::new());
+        create(&mut s, &ids, input("other", "sa0")).unwrap();
+        create(&mut s, &ids, input("other", "sa1")).unwrap();
+        create(&mut s, &ids, input("ns", "sa0")).unwrap();
+        s.page_before_filtering(2);
+        let q = |token: Option<String>| ListInput {
+            namespace: Some("ns".into()),
+            next_token: token,
+            ..ListInput::default()
+        };
+        let (page1, next) = s.list("us-west-2", "c1", &q(None)).unwrap();
+        assert!(page1.is_empty());
+        let (page2, next) = s.list("us-west-2", "c1", &q(next)).unwrap();
+        assert_eq!((page2.len(), next), (1, None));
+        assert_eq!(page2[0]["namespace"], "ns");
     }
 
     #[test]
