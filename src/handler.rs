@@ -449,6 +449,26 @@ async fn operate(ctx: &Context<'_>, request: &Request) -> Result<Success, Failur
             reason: format!("The event could not be read ({error}); nothing was changed."),
         });
     }
+    // Real events always carry these; without them this stack resource's associations could
+    // not be told from others (the ownership tags) nor its deliveries from other events (the
+    // token), so a hand-made event without them changes nothing.
+    let missing: Vec<&str> = [
+        ("StackId", &request.stack_id),
+        ("RequestId", &request.request_id),
+        ("LogicalResourceId", &request.logical_resource_id),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.as_deref().is_none_or(str::is_empty))
+    .map(|(name, _)| name)
+    .collect();
+    if !missing.is_empty() {
+        return Err(Failure {
+            reason: format!(
+                "The event has no {}, which CloudFormation always sends; nothing was changed.",
+                missing.join(", ")
+            ),
+        });
+    }
     match &request.request_type {
         RequestType::Create => resource::create(ctx, request).await,
         RequestType::Update => resource::update(ctx, request).await,

@@ -533,3 +533,27 @@ fn the_release_profile_keeps_unwinding() {
     let release = release.split("\n[").next().unwrap_or_default();
     assert!(release.contains("panic = \"unwind\""), "{release}");
 }
+
+#[tokio::test]
+async fn an_event_without_the_ids_cloudformation_always_sends_changes_nothing() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    for (request_type, id, field) in [
+        ("Create", None, "StackId"),
+        ("Delete", Some(arn.as_str()), "LogicalResourceId"),
+        ("Update", Some(arn.as_str()), "RequestId"),
+    ] {
+        let mut event = h.event(request_type, properties(), id);
+        let key = event["RequestId"].as_str().unwrap().to_owned();
+        event.as_object_mut().unwrap().remove(field);
+        let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+        let puts = h.standin.responses(&key);
+        assert_eq!(puts.len(), 1, "{request_type}");
+        let response: Value = serde_json::from_slice(&puts[0].body).unwrap();
+        assert_failed(&response, &[field, "nothing was changed"]);
+    }
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+    assert_eq!(h.association_arns(), vec![arn]);
+}
