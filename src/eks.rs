@@ -370,7 +370,7 @@ impl Eks {
         let client = self.client(&placement.region);
         let mut found = Vec::new();
         let mut next_token = None;
-        for _ in 0..MAX_LIST_PAGES {
+        for page in 1..=MAX_LIST_PAGES {
             let result = Box::pin(
                 client
                     .list_pod_identity_associations()
@@ -383,17 +383,25 @@ impl Eks {
             )
             .await
             .map_err(|e| EksError::from_sdk(OP, e));
-            let Some(page) = absent_if_not_found(result)? else {
+            let Some(listed) = absent_if_not_found(result)? else {
                 return Ok(None);
             };
             found.extend(
-                page.associations()
+                listed
+                    .associations()
                     .iter()
                     .filter_map(|a| a.association_arn().and_then(AssociationArn::parse)),
             );
-            match page.next_token() {
+            match listed.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
                 _ => break,
+            }
+            if page == MAX_LIST_PAGES {
+                tracing::warn!(
+                    pages = page,
+                    ?placement,
+                    "the list goes on past the pages read; using what they hold"
+                );
             }
         }
         Ok(Some(found))
@@ -482,6 +490,9 @@ fn from_sdk(
             .tags()
             .map(|tags| tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
+        created_at: a
+            .created_at()
+            .and_then(|t| std::time::SystemTime::try_from(*t).ok()),
     })
 }
 

@@ -4,6 +4,7 @@
 use crate::arn::AssociationArn;
 use crate::properties::{DesiredAssociation, Placement, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 /// An association as EKS reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct Association {
     pub external_id: Option<String>,
     /// All tags, ownership tags included.
     pub tags: BTreeMap<String, String>,
+    /// When EKS made it, if it said.
+    pub created_at: Option<SystemTime>,
 }
 
 /// The stack resource an association belongs to, recorded on it as two tags.
@@ -133,6 +136,23 @@ pub fn keep_by_state(
     }
 }
 
+/// Whether `found`, at the service account of a replacement that never reported its
+/// association (see `resource::update`), is what that replacement made, for the rollback to
+/// remove: owned by this stack resource, not `known` (the association CloudFormation knows),
+/// and made after it. That replacement began after CloudFormation had heard of `known`, so
+/// what it created is younger; an owned association that was there before, kept by an
+/// `UpdateReplacePolicy: Retain` and returned to by the replacement, is older, and stays.
+/// Without both times, nothing is taken for it.
+pub fn made_by_unreported_replacement(
+    found: &Association,
+    known: &Association,
+    owner: &Owner,
+) -> bool {
+    owner.owns(&found.tags)
+        && found.arn != known.arn
+        && matches!((found.created_at, known.created_at), (Some(f), Some(k)) if f > k)
+}
+
 /// The least an in-place Update must do to make `actual` match `desired`. Ownership tags are
 /// never removed, and are added when missing; tags starting with `aws:` belong to AWS.
 pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner) -> Changes {
@@ -228,7 +248,34 @@ mod tests {
             policy: None,
             external_id: None,
             tags,
+            created_at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000)),
         }
+    }
+
+    #[test]
+    fn a_rollback_removes_only_younger_owned_associations_that_cloudformation_does_not_know() {
+        let known = actual();
+        let later = |arn: &str, secs| Association {
+            arn: arn.into(),
+            created_at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)),
+            ..actual()
+        };
+        let made = later("arn:made", 1_001);
+        assert!(made_by_unreported_replacement(&made, &known, &owner()));
+        // Kept by a Retain policy, and there before the association CloudFormation knows.
+        let retained = later("arn:retained", 999);
+        assert!(!made_by_unreported_replacement(&retained, &known, &owner()));
+        assert!(!made_by_unreported_replacement(&known, &known, &owner()));
+        let foreign = Association {
+            tags: BTreeMap::new(),
+            ..made.clone()
+        };
+        assert!(!made_by_unreported_replacement(&foreign, &known, &owner()));
+        let untimed = Association {
+            created_at: None,
+            ..made.clone()
+        };
+        assert!(!made_by_unreported_replacement(&untimed, &known, &owner()));
     }
 
     #[test]

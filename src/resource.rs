@@ -5,7 +5,10 @@ use crate::arn::AssociationArn;
 use crate::backoff::Backoff;
 use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
-use crate::plan::{changes, keep_by_arn, keep_by_state, Association, Owner, Replacement};
+use crate::plan::{
+    changes, keep_by_arn, keep_by_state, made_by_unreported_replacement, Association, Owner,
+    Replacement,
+};
 use crate::properties::{DesiredAssociation, Placement};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -175,9 +178,10 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
         Ok(association) => association,
         Err(why) => return replace(ctx, &desired, why).await,
     };
+    let known = association.clone();
     let kept = converge(ctx, &desired, association).await?;
     if let Some(moved_to) = unreported_replacement(ctx, request, &desired) {
-        remove_unreported_replacement(ctx, &moved_to).await;
+        remove_unreported_replacement(ctx, &moved_to, &known).await;
     }
     Ok(kept)
 }
@@ -189,8 +193,8 @@ pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
 /// properties it replaces named another service account: the update to those never
 /// reported a new id. It failed, and removed what it made if it could; or CloudFormation
 /// cancelled it, because another resource failed, and ignores its answer while it runs on.
-/// Either way CloudFormation deletes only the ids it was told, so what this resource owns
-/// at that service account, nothing else will remove.
+/// Either way CloudFormation deletes only the ids it was told, so what that replacement made
+/// there, nothing else will remove.
 fn unreported_replacement(
     ctx: &Context<'_>,
     request: &Request,
@@ -201,17 +205,24 @@ fn unreported_replacement(
     (old.placement != desired.placement).then_some(old.placement)
 }
 
-/// One look at `placement`, after the rollback's own work, removing what this resource owns
-/// there. Best effort: an error, or a look still running [`AFTER_LAST_LOOK`] before the
-/// cut-off, is logged rather than failing the rollback, which would leave the stack in
-/// UPDATE_ROLLBACK_FAILED for want of a clean-up. A replacement still running after this
-/// look can still leave its association behind (README, "Update, replacement and rollback").
-async fn remove_unreported_replacement(ctx: &Context<'_>, placement: &Placement) {
-    info!(?placement, "rolling back a replacement that never reported its association: removing what this resource owns at its service account");
+/// One look at `placement`, after the rollback's own work, removing what the replacement made
+/// there: associations this resource owns, made after `known`, the one CloudFormation knows
+/// (see [`made_by_unreported_replacement`]). Best effort: an error, or a look still running
+/// [`AFTER_LAST_LOOK`] before the cut-off, is logged rather than failing the rollback, which
+/// would leave the stack in UPDATE_ROLLBACK_FAILED for want of a clean-up. A replacement still
+/// running after this look can still leave its association behind (README, "Update,
+/// replacement and rollback").
+async fn remove_unreported_replacement(
+    ctx: &Context<'_>,
+    placement: &Placement,
+    known: &Association,
+) {
+    info!(?placement, "rolling back a replacement that never reported its association: removing what it made at its service account");
     let Some(ends_by) = ctx.cut_off.checked_sub(AFTER_LAST_LOOK) else {
         return;
     };
-    let removed = async { remove_owned(ctx, ctx.eks.find(placement).await?).await };
+    let made_by_it = |found: &Association| made_by_unreported_replacement(found, known, &ctx.owner);
+    let removed = async { remove_owned(ctx, ctx.eks.find(placement).await?, made_by_it).await };
     match tokio::time::timeout_at(ends_by, removed).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {
@@ -310,18 +321,25 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
             }
         }
     };
-    remove_owned(ctx, arns).await?;
+    remove_owned(ctx, arns, |_| true).await?;
     Ok(done)
 }
 
-/// Deletes those of `arns` that this stack resource owns; what is already gone is what a
-/// Delete wants anyway.
-async fn remove_owned(ctx: &Context<'_>, arns: Vec<AssociationArn>) -> Result<(), EksError> {
+/// Deletes those of `arns` that this stack resource owns and that `also` allows; what is
+/// already gone is what a Delete wants anyway.
+async fn remove_owned(
+    ctx: &Context<'_>,
+    arns: Vec<AssociationArn>,
+    also: impl Fn(&Association) -> bool,
+) -> Result<(), EksError> {
     for arn in arns {
         match ctx.eks.describe(&arn).await? {
             None => info!(association = %arn, "already gone"),
             Some(found) if !ctx.owner.owns(&found.tags) => {
                 warn!(association = %arn, "not deleting an association this stack resource does not own")
+            }
+            Some(found) if !also(&found) => {
+                info!(association = %arn, "not deleting an association this stack resource had before")
             }
             Some(_) => {
                 ctx.eks.delete(&arn).await?;

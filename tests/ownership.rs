@@ -241,7 +241,9 @@ async fn a_failed_rollback_never_removes_the_association_it_returns_to() {
         1000,
     );
     let back = properties_with(json!({"Tags": [{"Key": "team", "Value": "billing"}]}));
-    let failed = h.send(&h.update(&new_arn, moved, back)).await;
+    let failed = h
+        .send(&h.update(&new_arn, moved.clone(), back.clone()))
+        .await;
     assert_failed(&failed, &["TagResource", "tags refused"]);
     assert!(!h
         .eks_operations()
@@ -249,8 +251,18 @@ async fn a_failed_rollback_never_removes_the_association_it_returns_to() {
     // Both stay: the original was there before this update, and is not its to remove.
     let mut left = h.association_arns();
     left.sort();
-    let mut expected = vec![original, new_arn];
+    let mut expected = vec![original, new_arn.clone()];
     expected.sort();
+    assert_eq!(left, expected);
+    // Nor is it its rollback's, though the original is owned and at the service account the
+    // failed update was for: it is older than the association CloudFormation knows, so the
+    // update found it there rather than made it (as when a Retain policy kept it).
+    h.standin.clear_faults();
+    let rollback = h.send(&h.update(&new_arn, back, moved)).await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_eq!(rollback["PhysicalResourceId"], new_arn.as_str());
+    let mut left = h.association_arns();
+    left.sort();
     assert_eq!(left, expected);
 }
 

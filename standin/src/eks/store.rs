@@ -150,7 +150,13 @@ impl EksStore {
             return Err(Box::new(existing.clone()));
         }
         let id = ids.association_id();
-        let now = epoch_seconds();
+        // Each later than the last, as EKS's are for creations further apart than these: a
+        // client may order associations by it.
+        let now = self
+            .associations
+            .iter()
+            .map(|a| a.created_at + 0.001)
+            .fold(epoch_seconds(), f64::max);
         let association = Association {
             association_arn: association_arn(&spec.region, &spec.cluster_name, &id),
             association_id: id,
