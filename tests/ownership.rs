@@ -462,6 +462,27 @@ async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
 }
 
 #[tokio::test]
+async fn a_rollback_whose_look_hangs_still_succeeds_in_time() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    h.standin.inject(
+        FaultTarget::eks("ListPodIdentityAssociations"),
+        Fault::Delay(Duration::from_secs(60)),
+        1000,
+    );
+    let rollback = h
+        .send_within(
+            &h.update(&original, moved, properties()),
+            Duration::from_secs(12),
+        )
+        .await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert!(h.ended_before_the_deadline());
+    assert!(h.logs().contains("took too long"), "{}", h.logs());
+}
+
+#[tokio::test]
 async fn a_look_up_reads_every_page_of_the_list() {
     let h = Harness::start().await;
     // Should EKS cut its pages before filtering them, the association can come after empty
