@@ -9,10 +9,15 @@ use standin::{AssociationSpec, Fault, FaultTarget};
 use std::time::Duration;
 
 fn foreign(h: &Harness) -> standin::Association {
+    foreign_in(h, "payments")
+}
+
+/// An association made outside the function, at the `api` service account of `namespace`.
+fn foreign_in(h: &Harness, namespace: &str) -> standin::Association {
     let spec = AssociationSpec::new(
         "us-east-1",
         "prod",
-        "payments",
+        namespace,
         "api",
         "arn:aws:iam::111122223333:role/other",
     );
@@ -177,14 +182,9 @@ async fn a_replacement_whose_answer_was_lost_is_removed_before_the_update_answer
 #[tokio::test]
 async fn the_rollback_of_a_cancelled_replacement_removes_what_it_made() {
     let h = Harness::start().await;
-    let original = h.create(properties()).await;
-    let moved = properties_with(json!({"Namespace": "billing"}));
     // Another resource failed while this replacement ran: CloudFormation cancelled it, and
     // ignores its answer, so it never learns the new association's id.
-    let replaced = h
-        .send(&h.update(&original, properties(), moved.clone()))
-        .await;
-    assert_eq!(replaced["Status"], "SUCCESS", "{replaced}");
+    let (original, moved, _) = create_then_move(&h).await;
     assert_eq!(h.standin.associations().len(), 2);
     // Its rollback: the id CloudFormation knows, the properties swapped.
     let rollback = h.send(&h.update(&original, moved, properties())).await;
@@ -202,14 +202,7 @@ async fn that_rollback_leaves_other_owners_alone_and_never_fails_for_its_look() 
     let h = Harness::start().await;
     let original = h.create(properties()).await;
     let moved = properties_with(json!({"Namespace": "billing"}));
-    let spec = AssociationSpec::new(
-        "us-east-1",
-        "prod",
-        "billing",
-        "api",
-        "arn:aws:iam::111122223333:role/other",
-    );
-    let other = h.standin.insert_association(spec).unwrap();
+    let other = foreign_in(&h, "billing");
     let rollback = h
         .send(&h.update(&original, moved.clone(), properties()))
         .await;
@@ -488,14 +481,7 @@ async fn a_look_up_reads_every_page_of_the_list() {
     // Should EKS cut its pages before filtering them, the association can come after empty
     // pages in a cluster with many.
     for namespace in ["first", "second"] {
-        let spec = AssociationSpec::new(
-            "us-east-1",
-            "prod",
-            namespace,
-            "api",
-            "arn:aws:iam::111122223333:role/other",
-        );
-        h.standin.insert_association(spec).unwrap();
+        foreign_in(&h, namespace);
     }
     let ours = h.create(properties()).await;
     h.standin.page_before_filtering(1);
