@@ -371,19 +371,28 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// propagation and conflict windows start again with each other, and each call may take
 /// five attempts of 20 s. A Delete that finds nothing takes that long.
 ///
-/// Only the first look's error fails the Delete, as the one look of other ids does; a later
-/// look that fails or hangs is passed over, as it can only find what the first did not.
+/// Once a look has succeeded, a later one that fails or hangs is passed over, as it can only
+/// find what the first did not. While none has, looking goes on too, and if none ever does,
+/// the last error decides: one that EKS would have given the Create as well (refused: not
+/// permitted, a region not enabled; or never reached: a region with no endpoint) means that
+/// Create made nothing, and the Delete succeeds rather than leave the rollback stuck;
+/// any other (throttling, server errors) leaves that unknown, and fails the Delete.
 async fn find_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
 ) -> Result<Vec<AssociationArn>, EksError> {
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
-    match ctx.eks.list(&desired.placement).await? {
-        Some(found) if found.is_empty() => {}
+    // The last error, while no look has succeeded.
+    let mut failing = match ctx.eks.list(&desired.placement).await {
+        Ok(Some(found)) if found.is_empty() => None,
         // Found, or the cluster is gone and no Create can make anything there.
-        found => return Ok(found.unwrap_or_default()),
-    }
+        Ok(found) => return Ok(found.unwrap_or_default()),
+        Err(error) => {
+            warn!(%error, "looking failed; looking again");
+            Some(error)
+        }
+    };
     info!(
         for_up_to = ?last_look.saturating_duration_since(Instant::now()),
         "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
@@ -396,13 +405,25 @@ async fn find_after_abandoned_create(
         looked = Instant::now();
         let ends_by = (looked + LOOK_LIMIT).min(last_look + LOOK_LIMIT);
         match tokio::time::timeout_at(ends_by, ctx.eks.list(&desired.placement)).await {
-            Ok(Ok(Some(found))) if found.is_empty() => {}
+            Ok(Ok(Some(found))) if found.is_empty() => failing = None,
             Ok(Ok(found)) => return Ok(found.unwrap_or_default()),
-            Ok(Err(error)) => warn!(%error, "looking again failed; passed over"),
+            Ok(Err(error)) => {
+                warn!(%error, "looking again failed; passed over");
+                if failing.is_some() {
+                    failing = Some(error);
+                }
+            }
             Err(_) => warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over"),
         }
     }
-    Ok(Vec::new())
+    match failing {
+        Some(error) if !error.changed_nothing() => Err(error),
+        Some(error) => {
+            warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
+            Ok(Vec::new())
+        }
+        None => Ok(Vec::new()),
+    }
 }
 
 /// When a Delete that began at `now` takes its last look for an abandoned Create:

@@ -211,3 +211,37 @@ async fn oversized_inputs_fail_quickly_and_clearly() {
     }
     assert!(h.eks_operations().is_empty());
 }
+
+#[tokio::test]
+async fn an_invented_id_delete_that_eks_refuses_every_look_does_not_stick_the_rollback() {
+    let h = Harness::start().await;
+    // CloudFormation gave up on a Create before its FAILED came (say another resource failed
+    // at once), and that Create met the refusal this Delete meets: it made nothing.
+    let list = || FaultTarget::eks("ListPodIdentityAssociations");
+    h.standin.inject(
+        list(),
+        Fault::status(403, "AccessDeniedException", "not allowed"),
+        1000,
+    );
+    let invented = "payments-PodIdentity-1XYZ";
+    let delete = h.event("Delete", properties(), Some(invented));
+    let response = h.send_within(&delete, Duration::from_secs(12)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.ended_before_the_deadline());
+    assert!(h.standin.injected_fault_count() >= 2, "it looked again");
+    // An error that leaves the Create's outcome unknown fails the Delete, naming it.
+    h.standin.clear_faults();
+    h.standin.inject(
+        list(),
+        Fault::status(400, "SomethingNewException", "unheard of"),
+        1000,
+    );
+    let response = h
+        .send_within(
+            &h.event("Delete", properties(), Some(invented)),
+            Duration::from_secs(12),
+        )
+        .await;
+    assert_failed(&response, &["ListPodIdentityAssociations", "unheard of"]);
+    assert!(h.ended_before_the_deadline());
+}
