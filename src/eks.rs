@@ -371,6 +371,9 @@ impl Eks {
         let mut found = Vec::new();
         let mut next_token = None;
         for page in 1..=MAX_LIST_PAGES {
+            // Whether it reached EKS tells a Region with no endpoint from an outage (see
+            // `resource::find_after_abandoned_create`).
+            let reach = Reach::default();
             let result = Box::pin(
                 client
                     .list_pod_identity_associations()
@@ -379,10 +382,12 @@ impl Eks {
                     .service_account(&placement.service_account)
                     .max_results(100)
                     .set_next_token(next_token.take())
+                    .customize()
+                    .interceptor(reach.clone())
                     .send(),
             )
             .await
-            .map_err(|e| EksError::from_sdk(OP, e));
+            .map_err(|e| reach.judge(EksError::from_sdk(OP, e)));
             let Some(listed) = absent_if_not_found(result)? else {
                 return Ok(None);
             };

@@ -393,10 +393,12 @@ async fn find_after_abandoned_create(
             Some(error)
         }
     };
-    info!(
-        for_up_to = ?last_look.saturating_duration_since(Instant::now()),
-        "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
-    );
+    if failing.is_none() {
+        info!(
+            for_up_to = ?last_look.saturating_duration_since(Instant::now()),
+            "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
+        );
+    }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
     // Until a look has begun at `last_look` or after: one begun just before may have ended
     // after it, having missed what was made meanwhile.

@@ -455,6 +455,22 @@ async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
 }
 
 #[tokio::test]
+async fn an_invented_id_delete_that_never_reaches_eks_does_not_stick_the_rollback() {
+    // CloudFormation gave up on a Create for a Region with no endpoint before its FAILED
+    // came: no look of the rollback's Delete reaches EKS either, and that Create made nothing.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap();
+    let endpoint = format!("http://{closed}");
+    let h = Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await;
+    let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
+    let response = h.send(&delete).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.ended_before_the_deadline());
+    assert!(h.logs().contains("no look got through"), "{}", h.logs());
+}
+
+#[tokio::test]
 async fn a_rollback_whose_look_hangs_still_succeeds_in_time() {
     let h = Harness::start().await;
     let original = h.create(properties()).await;
