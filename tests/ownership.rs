@@ -436,15 +436,20 @@ async fn the_delete_after_a_create_eks_refused_calls_nothing() {
     }
 }
 
-#[tokio::test]
-async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
-    // EKS cannot be reached at all, as for a Region that does not exist (its endpoint's
-    // name does not resolve): here, a port that refuses connections.
+/// A function whose EKS endpoint is a port that refuses connections: no attempt reaches EKS.
+async fn with_eks_unreachable() -> Harness {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .unwrap();
     let endpoint = format!("http://{closed}");
-    let h = Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await;
+    Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await
+}
+
+#[tokio::test]
+async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
+    // EKS cannot be reached at all, as for a Region that does not exist (its endpoint's
+    // name does not resolve): here, a port that refuses connections.
+    let h = with_eks_unreachable().await;
     let failed = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&failed, &["CreatePodIdentityAssociation"]);
     let id = failed["PhysicalResourceId"].as_str().unwrap();
@@ -458,11 +463,7 @@ async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
 async fn an_invented_id_delete_that_never_reaches_eks_does_not_stick_the_rollback() {
     // CloudFormation gave up on a Create for a Region with no endpoint before its FAILED
     // came: no look of the rollback's Delete reaches EKS either, and that Create made nothing.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap();
-    let endpoint = format!("http://{closed}");
-    let h = Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await;
+    let h = with_eks_unreachable().await;
     let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
     let response = h.send(&delete).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
