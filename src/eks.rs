@@ -91,6 +91,29 @@ impl EksError {
         )
     }
 
+    /// EKS throttled the call, or failed it with a server error, on every attempt the SDK
+    /// made. Another try a little later may succeed, and every call this function makes can
+    /// be tried again: the ones that change something carry the event's token, or are
+    /// idempotent by nature (a Delete, a tag). The effect of this one is still unknown.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ErrorKind::Other
+            && matches!(
+                self.code.as_deref(),
+                Some(
+                    "ThrottlingException"
+                        | "TooManyRequestsException"
+                        | "Throttling"
+                        | "ThrottledException"
+                        | "RequestThrottledException"
+                        | "RequestLimitExceeded"
+                        | "ServerException"
+                        | "ServiceUnavailableException"
+                        | "InternalFailure"
+                        | "InternalError"
+                )
+            )
+    }
+
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -139,8 +162,9 @@ impl EksError {
 /// policy set deliberately. A custom resource is not latency-sensitive, since CloudFormation
 /// waits up to an hour, but it must answer before the Lambda deadline. Five attempts with
 /// exponential backoff capped at 10 s ride out throttling and 5xx bursts in well under a
-/// minute; each attempt may take 20 s, so a hung connection is retried rather than left to
-/// the deadline guard. The SDK sends through `http`, the process's one client.
+/// minute (longer ones run the event again: `handler`); each attempt may take 20 s, so a
+/// hung connection is retried rather than left to the deadline guard. The SDK sends through
+/// `http`, the process's one client.
 pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::Config {
     use aws_sdk_eks::config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion};
     use std::time::Duration;
@@ -504,6 +528,28 @@ fn from_sdk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_throttling_and_server_errors_are_worth_another_run() {
+        let error = |kind, code: Option<&str>| EksError {
+            operation: "CreatePodIdentityAssociation",
+            kind,
+            code: code.map(str::to_owned),
+            message: String::new(),
+        };
+        for code in [
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "ServerException",
+        ] {
+            assert!(error(ErrorKind::Other, Some(code)).is_transient(), "{code}");
+        }
+        // Refusals come again; a network failure or a timeout has had the SDK's attempts of
+        // up to 20 s each already.
+        assert!(!error(ErrorKind::Refused, Some("AccessDeniedException")).is_transient());
+        assert!(!error(ErrorKind::Other, None).is_transient());
+        assert!(!error(ErrorKind::Unreached, None).is_transient());
+    }
 
     #[test]
     fn the_environment_reaches_the_sdks_configuration() {

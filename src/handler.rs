@@ -6,6 +6,7 @@
 //! returned as the invocation's result behind the CDK provider framework.
 
 use crate::arn::{is_sns_topic, lambda_function_name};
+use crate::backoff::Backoff;
 use crate::delivery::{deliver, ResponseUrl};
 use crate::eks::Eks;
 use crate::event::{Incoming, Request, RequestType};
@@ -232,7 +233,27 @@ impl Handler {
             progress,
             cut_off,
         };
-        operate(&ctx, request).await
+        // EKS throttles an account's calls together, so a stack that creates or deletes many
+        // associations at once can be throttled for longer than the SDK's five attempts
+        // (about 8 s) ride out, and a Delete that gives up leaves the stack's delete or
+        // rollback stuck. So such an event runs again from the start, as a redelivery of it
+        // would (every operation is made for that: the same token, idempotent deletes and
+        // tags), while enough time is left for a run to finish.
+        let started = Instant::now();
+        let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(20));
+        loop {
+            match operate(&ctx, request).await {
+                Err(failure) if failure.transient => {
+                    let pause = backoff.next_pause();
+                    if !may_run_again(started, Instant::now() + pause, cut_off) {
+                        return Err(failure);
+                    }
+                    warn!(?pause, reason = %failure.reason, "EKS throttled or failed a call after the SDK's retries; running the event again");
+                    tokio::time::sleep(pause).await;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// Removes what a failed event may have made (see [`must_undo`]), as a Delete of it
@@ -283,7 +304,7 @@ impl Handler {
                 )
             }
         };
-        Failure { reason }
+        Failure::new(reason)
     }
 
     async fn deliver(
@@ -309,6 +330,19 @@ impl Handler {
             }
         }
     }
+}
+
+/// The least time a run of an event that EKS throttled must have before its cut-off to be
+/// started again: enough for a call or two, each with the SDK's retries.
+const RERUN_NEEDS: Duration = Duration::from_secs(10);
+
+/// Whether an event that EKS throttled, whose operation began at `started`, may run again
+/// at `resume_at`: only in the first half of the time until its `cut_off`, so that a run
+/// that fails late still leaves the removal of what a failed event may have made (see
+/// [`must_undo`]) as long again as the event has spent, and only with [`RERUN_NEEDS`] left.
+fn may_run_again(started: Instant, resume_at: Instant, cut_off: Instant) -> bool {
+    let halfway = started + cut_off.saturating_duration_since(started) / 2;
+    resume_at <= halfway && cut_off.saturating_duration_since(resume_at) >= RERUN_NEEDS
 }
 
 /// When the removal of what a failed event may have made must end: halfway to `deadline`.
@@ -355,9 +389,7 @@ where
                 Err(_) => "the task was cancelled".to_owned(),
             };
             error!(panic = %what, "the operation panicked");
-            Err(Failure {
-                reason: format!("Internal error in cfn-eks-pod-identity: {what}. Nothing more will be done for this event."),
-            })
+            Err(Failure::new(format!("Internal error in cfn-eks-pod-identity: {what}. Nothing more will be done for this event.")))
         }
         Err(_) => {
             abort.abort();
@@ -374,7 +406,7 @@ where
                     total.as_secs()
                 ),
             };
-            Err(Failure { reason })
+            Err(Failure::new(reason))
         }
     }
 }
@@ -445,9 +477,9 @@ fn provider_result(request: &Request, response: Response) -> Result<Value, lambd
 /// Dispatches on the request type; events that cannot be read are never acted on.
 async fn operate(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     if let Some(error) = &request.malformed {
-        return Err(Failure {
-            reason: format!("The event could not be read ({error}); nothing was changed."),
-        });
+        return Err(Failure::new(format!(
+            "The event could not be read ({error}); nothing was changed."
+        )));
     }
     // Real events always carry these; without them this stack resource's associations could
     // not be told from others (the ownership tags) nor its deliveries from other events (the
@@ -462,23 +494,21 @@ async fn operate(ctx: &Context<'_>, request: &Request) -> Result<Success, Failur
     .map(|(name, _)| name)
     .collect();
     if !missing.is_empty() {
-        return Err(Failure {
-            reason: format!(
-                "The event has no {}, which CloudFormation always sends; nothing was changed.",
-                missing.join(", ")
-            ),
-        });
+        return Err(Failure::new(format!(
+            "The event has no {}, which CloudFormation always sends; nothing was changed.",
+            missing.join(", ")
+        )));
     }
     match &request.request_type {
         RequestType::Create => resource::create(ctx, request).await,
         RequestType::Update => resource::update(ctx, request).await,
         RequestType::Delete => resource::delete(ctx, request).await,
-        RequestType::Unknown(other) if other.is_empty() => Err(Failure {
-            reason: "The event has no RequestType; expected Create, Update or Delete. Nothing was changed.".to_owned(),
-        }),
-        RequestType::Unknown(other) => Err(Failure {
-            reason: format!("Unknown RequestType {other:?}; expected Create, Update or Delete. Nothing was changed."),
-        }),
+        RequestType::Unknown(other) if other.is_empty() => Err(Failure::new(
+            "The event has no RequestType; expected Create, Update or Delete. Nothing was changed.",
+        )),
+        RequestType::Unknown(other) => Err(Failure::new(format!(
+            "Unknown RequestType {other:?}; expected Create, Update or Delete. Nothing was changed."
+        ))),
     }
 }
 
@@ -579,9 +609,7 @@ mod tests {
         assert_eq!(result["PhysicalResourceId"], "Stack-PodIdentity-1A2B");
 
         let create = request(None);
-        let failure = Failure {
-            reason: format!("InvalidParameterException: {}", "é".repeat(5_000)),
-        };
+        let failure = Failure::new(format!("InvalidParameterException: {}", "é".repeat(5_000)));
         let answer = decide(&create, Err(failure), &Progress::default());
         let message = provider_result(&create, answer).unwrap_err().to_string();
         assert!(
@@ -607,6 +635,20 @@ mod tests {
         assert_eq!(deadline - Instant::now(), Duration::from_secs(595));
         request.service_timeout = Some(Duration::from_secs(3600));
         assert_eq!(deadline_for(&request, lambda).1, Limit::Lambda);
+    }
+
+    #[test]
+    fn an_event_runs_again_only_in_the_first_half_of_its_time_and_with_room_for_a_run() {
+        let started = Instant::now();
+        let at = |secs| started + Duration::from_secs(secs);
+        // 295 s, as with the template's timeout: again up to 147.5 s in.
+        assert!(may_run_again(started, at(10), at(295)));
+        assert!(may_run_again(started, at(147), at(295)));
+        assert!(!may_run_again(started, at(148), at(295)));
+        // 25 s: again up to 12.5 s in; 9 s: never, a run needs 10.
+        assert!(may_run_again(started, at(12), at(25)));
+        assert!(!may_run_again(started, at(13), at(25)));
+        assert!(!may_run_again(started, at(1), at(9)));
     }
 
     #[test]
@@ -662,7 +704,7 @@ mod tests {
     fn a_failed_create_reports_what_it_created() {
         let request = request(None);
         let progress = Progress::default();
-        let failure = || Err(Failure { reason: "r".into() });
+        let failure = || Err(Failure::new("r"));
         let id = |progress: &Progress| decide(&request, failure(), progress).physical_resource_id;
         // Nothing sent, or every Create refused: the marker that tells Delete to do nothing.
         let nothing = format!(

@@ -9,7 +9,7 @@ use crate::plan::{
     changes, keep_by_arn, keep_by_state, made_by_unreported_replacement, Association, Owner,
     Replacement,
 };
-use crate::properties::{DesiredAssociation, Placement};
+use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,13 +30,33 @@ pub struct Success {
 pub struct Failure {
     /// For a person: names the property, the call or the rule.
     pub reason: String,
+    /// EKS throttled a call, or failed it with a server error, after the SDK's own retries
+    /// (see [`EksError::is_transient`]): running the event again a little later may succeed.
+    pub transient: bool,
 }
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(error: E) -> Failure {
+impl Failure {
+    /// A failure that running the event again would meet too.
+    pub fn new(reason: impl Into<String>) -> Failure {
+        Failure {
+            reason: reason.into(),
+            transient: false,
+        }
+    }
+}
+
+impl From<EksError> for Failure {
+    fn from(error: EksError) -> Failure {
         Failure {
             reason: error.to_string(),
+            transient: error.is_transient(),
         }
+    }
+}
+
+impl From<PropertyErrors> for Failure {
+    fn from(errors: PropertyErrors) -> Failure {
+        Failure::new(errors.to_string())
     }
 }
 
@@ -238,11 +258,11 @@ async fn converge(
     desired: &DesiredAssociation,
     mut association: Association,
 ) -> Result<Success, Failure> {
-    let arn = AssociationArn::parse(&association.arn).ok_or_else(|| Failure {
-        reason: format!(
+    let arn = AssociationArn::parse(&association.arn).ok_or_else(|| {
+        Failure::new(format!(
             "EKS returned an association ARN this function cannot read: {}",
             association.arn
-        ),
+        ))
     })?;
     let changes = changes(desired, &association, &ctx.owner);
     info!(
@@ -575,14 +595,12 @@ async fn existing_association(
 
 fn conflict(desired: &DesiredAssociation, existing: &str) -> Failure {
     let p = &desired.placement;
-    Failure {
-        reason: format!(
-            "An association already exists for cluster {}, namespace {}, service account {} ({existing}), \
-             and this stack resource does not own it. EKS allows one association per service account: \
-             delete the existing one (aws eks delete-pod-identity-association), or change Namespace or ServiceAccount.",
-            p.cluster, p.namespace, p.service_account
-        ),
-    }
+    Failure::new(format!(
+        "An association already exists for cluster {}, namespace {}, service account {} ({existing}), \
+         and this stack resource does not own it. EKS allows one association per service account: \
+         delete the existing one (aws eks delete-pod-identity-association), or change Namespace or ServiceAccount.",
+        p.cluster, p.namespace, p.service_account
+    ))
 }
 
 /// Retries a call while EKS says the role does not exist yet, which is how it answers for a

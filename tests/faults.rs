@@ -41,17 +41,63 @@ async fn throttling_5xx_and_resets_are_retried() {
 }
 
 #[tokio::test]
-async fn persistent_throttling_fails_with_the_eks_error() {
+async fn persistent_throttling_fails_with_the_eks_error_in_time() {
     let h = Harness::start().await;
     h.standin.inject(
         FaultTarget::any_eks(),
         Fault::status(429, "ThrottlingException", "Rate exceeded"),
-        100,
+        1000,
     );
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&response, &["ThrottlingException", CREATE]);
+    assert!(h.ended_before_the_deadline(), "{}", h.logs());
+    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    assert!(
+        creates > 5 && creates % 5 == 0,
+        "runs of the SDK's 5 attempts, and more than one while time was left: {creates}"
+    );
+    // With no room for a second run, the SDK's five attempts are all.
+    h.standin.clear_eks_calls();
+    let quick = h.event(
+        "Create",
+        properties_with(json!({"ServiceAccount": "quick"})),
+        None,
+    );
+    let response = h.send_within(&quick, Duration::from_secs(10)).await;
+    assert_failed(&response, &["ThrottlingException", CREATE]);
     let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
     assert_eq!(creates, 5, "the SDK's retry policy: 5 attempts");
+}
+
+/// A stack that creates or deletes many associations at once can be throttled for longer
+/// than the SDK's five attempts; a Delete that gave up would leave its rollback stuck.
+#[tokio::test]
+async fn throttling_past_the_sdks_attempts_is_ridden_out() {
+    let h = Harness::start().await;
+    let throttled = || Fault::status(429, "ThrottlingException", "Rate exceeded");
+    h.standin.inject(FaultTarget::eks(CREATE), throttled(), 7);
+    let response = h.send(&h.event("Create", properties(), None)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}\n{}", h.logs());
+    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    assert_eq!(
+        creates, 8,
+        "five throttled, a pause, two more, then success"
+    );
+    let arn = response["PhysicalResourceId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        h.association_arns(),
+        std::slice::from_ref(&arn),
+        "created once"
+    );
+
+    const DELETE: &str = "DeletePodIdentityAssociation";
+    h.standin.inject(FaultTarget::eks(DELETE), throttled(), 7);
+    let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}\n{}", h.logs());
+    assert!(h.association_arns().is_empty(), "deleted");
 }
 
 #[tokio::test]
