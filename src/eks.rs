@@ -53,6 +53,8 @@ pub struct EksError {
     pub kind: ErrorKind,
     /// EKS's error code, e.g. `InvalidParameterException`, when there is one.
     pub code: Option<String>,
+    /// The HTTP status of the answer, when one came.
+    pub status: Option<u16>,
     /// EKS's message, or the transport error.
     pub message: String,
 }
@@ -91,27 +93,30 @@ impl EksError {
         )
     }
 
-    /// EKS throttled the call, or failed it with a server error, on every attempt the SDK
-    /// made. Another try a little later may succeed, and every call this function makes can
+    /// EKS throttled the call, or failed it with a server error (by its code, or by a 429 or
+    /// 5xx status without one, as a front end answers), on every attempt the SDK made. Another try a little later may succeed, and every call this function makes can
     /// be tried again: the ones that change something carry the event's token, or are
     /// idempotent by nature (a Delete, a tag). The effect of this one is still unknown.
     pub fn is_transient(&self) -> bool {
-        self.kind == ErrorKind::Other
-            && matches!(
-                self.code.as_deref(),
-                Some(
-                    "ThrottlingException"
-                        | "TooManyRequestsException"
-                        | "Throttling"
-                        | "ThrottledException"
-                        | "RequestThrottledException"
-                        | "RequestLimitExceeded"
-                        | "ServerException"
-                        | "ServiceUnavailableException"
-                        | "InternalFailure"
-                        | "InternalError"
-                )
+        let by_code = matches!(
+            self.code.as_deref(),
+            Some(
+                "ThrottlingException"
+                    | "TooManyRequestsException"
+                    | "Throttling"
+                    | "ThrottledException"
+                    | "RequestThrottledException"
+                    | "RequestLimitExceeded"
+                    | "ServerException"
+                    | "ServiceUnavailableException"
+                    | "InternalFailure"
+                    | "InternalError"
             )
+        );
+        let by_status = self
+            .status
+            .is_some_and(|status| status == 429 || status >= 500);
+        self.kind == ErrorKind::Other && (by_code || by_status)
     }
 
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
@@ -119,6 +124,7 @@ impl EksError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let code = error.code().map(str::to_owned);
+        let status = error.raw_response().map(|answer| answer.status().as_u16());
         let kind = match code.as_deref() {
             Some("ResourceNotFoundException" | "NotFoundException") => ErrorKind::NotFound,
             Some("ResourceInUseException") => ErrorKind::Conflict,
@@ -153,6 +159,7 @@ impl EksError {
             operation,
             kind,
             code,
+            status,
             message,
         }
     }
@@ -493,6 +500,7 @@ fn from_sdk(
         operation,
         kind: ErrorKind::Other,
         code: None,
+        status: None,
         message: format!("the response has no {field}"),
     };
     let a = association.ok_or_else(|| missing("association"))?;
@@ -535,6 +543,7 @@ mod tests {
             operation: "CreatePodIdentityAssociation",
             kind,
             code: code.map(str::to_owned),
+            status: None,
             message: String::new(),
         };
         for code in [
@@ -549,6 +558,12 @@ mod tests {
         assert!(!error(ErrorKind::Refused, Some("AccessDeniedException")).is_transient());
         assert!(!error(ErrorKind::Other, None).is_transient());
         assert!(!error(ErrorKind::Unreached, None).is_transient());
+        // A front end's 502, with no code.
+        let bad_gateway = EksError {
+            status: Some(502),
+            ..error(ErrorKind::Other, None)
+        };
+        assert!(bad_gateway.is_transient());
     }
 
     #[test]

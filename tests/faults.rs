@@ -93,8 +93,10 @@ async fn throttling_past_the_sdks_attempts_is_ridden_out() {
         "created once"
     );
 
+    // A front end's 502: no error code, not JSON.
     const DELETE: &str = "DeletePodIdentityAssociation";
-    h.standin.inject(FaultTarget::eks(DELETE), throttled(), 7);
+    let bad_gateway = Fault::status(502, "", "<html><body>502 Bad Gateway</body></html>");
+    h.standin.inject(FaultTarget::eks(DELETE), bad_gateway, 7);
     let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}\n{}", h.logs());
     assert!(h.association_arns().is_empty(), "deleted");

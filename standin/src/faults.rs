@@ -47,7 +47,8 @@ pub enum Fault {
     Status {
         /// HTTP status code.
         status: u16,
-        /// Error code: `x-amzn-ErrorType` for EKS, `<Code>` for the bucket.
+        /// Error code: `x-amzn-ErrorType` for EKS, `<Code>` for the bucket. Empty for an
+        /// EKS answer without one: the message is then the whole body, as plain text.
         error_type: String,
         /// Human-readable message.
         message: String,

@@ -85,6 +85,10 @@ impl EksError {
 impl IntoResponse for EksError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // An empty error type is an answer without one, as a front end's 502 comes.
+        if self.error_type.is_empty() {
+            return (status, self.message).into_response();
+        }
         // An injected error type could hold characters a header cannot carry.
         let error_type = HeaderValue::from_str(&self.error_type)
             .unwrap_or_else(|_| HeaderValue::from_static("ServerException"));
