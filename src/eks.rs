@@ -94,8 +94,9 @@ impl EksError {
     }
 
     /// EKS throttled the call, or failed it with a server error (by its code, or by a 429 or
-    /// 5xx status without one, as a front end answers), on every attempt the SDK made. Another try a little later may succeed, and every call this function makes can
-    /// be tried again: the ones that change something carry the event's token, or are
+    /// 5xx status without one, as a front end answers), on every attempt the SDK made.
+    /// Another try a little later may succeed, and every call this function makes can be
+    /// tried again: the ones that change something carry the event's token, or are
     /// idempotent by nature (a Delete, a tag). The effect of this one is still unknown.
     pub fn is_transient(&self) -> bool {
         let by_code = matches!(

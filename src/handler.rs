@@ -248,7 +248,11 @@ impl Handler {
                     if !may_run_again(started, Instant::now() + pause, cut_off) {
                         return Err(failure);
                     }
-                    warn!(?pause, reason = %failure.reason, "EKS throttled or failed a call after the SDK's retries; running the event again");
+                    warn!(
+                        ?pause,
+                        reason = %failure.reason,
+                        "EKS throttled or failed a call after the SDK's retries; running the event again"
+                    );
                     tokio::time::sleep(pause).await;
                 }
                 outcome => return outcome,
@@ -337,9 +341,11 @@ impl Handler {
 const RERUN_NEEDS: Duration = Duration::from_secs(10);
 
 /// Whether an event that EKS throttled, whose operation began at `started`, may run again
-/// at `resume_at`: only in the first half of the time until its `cut_off`, so that a run
-/// that fails late still leaves the removal of what a failed event may have made (see
-/// [`must_undo`]) as long again as the event has spent, and only with [`RERUN_NEEDS`] left.
+/// at `resume_at`: only in the first half of the time until its `cut_off`, so that the
+/// removal of what a failed event may have made (see [`must_undo`]) is not left only the
+/// guard's reserve, and only with [`RERUN_NEEDS`] left. (A run started before halfway can
+/// still last until the cut-off: its calls, IAM propagation and conflict windows are its
+/// own.)
 fn may_run_again(started: Instant, resume_at: Instant, cut_off: Instant) -> bool {
     let halfway = started + cut_off.saturating_duration_since(started) / 2;
     resume_at <= halfway && cut_off.saturating_duration_since(resume_at) >= RERUN_NEEDS
@@ -389,7 +395,10 @@ where
                 Err(_) => "the task was cancelled".to_owned(),
             };
             error!(panic = %what, "the operation panicked");
-            Err(Failure::new(format!("Internal error in cfn-eks-pod-identity: {what}. Nothing more will be done for this event.")))
+            Err(Failure::new(format!(
+                "Internal error in cfn-eks-pod-identity: {what}. \
+                 Nothing more will be done for this event."
+            )))
         }
         Err(_) => {
             abort.abort();

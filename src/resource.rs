@@ -36,7 +36,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// A failure that running the event again would meet too.
+    /// A failure that running the event again is not worth it for.
     pub fn new(reason: impl Into<String>) -> Failure {
         Failure {
             reason: reason.into(),
