@@ -102,6 +102,28 @@ async fn throttling_past_the_sdks_attempts_is_ridden_out() {
     assert!(h.association_arns().is_empty(), "deleted");
 }
 
+/// Throttled to the end, a replacement still leaves its undo the time to look for what its
+/// Creates may have made, and answers in time with the old id.
+#[tokio::test]
+async fn a_replacement_throttled_to_the_end_is_undone_in_time() {
+    let h = Harness::start().await;
+    let old = properties();
+    let arn = h.create(old.clone()).await;
+    h.standin.inject(
+        FaultTarget::eks(CREATE),
+        Fault::status(429, "ThrottlingException", "Rate exceeded"),
+        1000,
+    );
+    let moved = properties_with(json!({"ServiceAccount": "moved"}));
+    let response = h.send(&h.update(&arn, old, moved)).await;
+    assert_failed(&response, &["ThrottlingException", "It was cleaned up"]);
+    assert_eq!(response["PhysicalResourceId"], arn.as_str());
+    assert!(h.ended_before_the_deadline(), "{}", h.logs());
+    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    assert!(creates > 6, "the replacement ran again: {creates} Creates");
+    assert_eq!(h.association_arns(), std::slice::from_ref(&arn));
+}
+
 #[tokio::test]
 async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     let h = Harness::start().await;
