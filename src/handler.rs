@@ -238,7 +238,7 @@ impl Handler {
         // (about 8 s) ride out, and a Delete that gives up leaves the stack's delete or
         // rollback stuck. So such an event runs again from the start, as a redelivery of it
         // would (every operation is made for that: the same token, idempotent deletes and
-        // tags), while enough time is left for a run to finish.
+        // tags), while `may_run_again` says there is time for it.
         let started = Instant::now();
         let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(20));
         loop {
