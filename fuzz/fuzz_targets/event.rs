@@ -12,8 +12,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let request = Request::from_incoming(Incoming::from_slice(data));
     let outcome = DesiredAssociation::from_properties(&request.properties, "us-east-1")
-        .map(|_| Failure { reason: "valid".into() })
-        .unwrap_or_else(|errors| Failure { reason: errors.to_string() });
+        .map(|_| Failure::new("valid"))
+        .unwrap_or_else(Failure::from);
     let response = decide(&request, Err(outcome), &Progress::default());
     assert!(!response.physical_resource_id.is_empty());
     // The required fields are echoed whole; whatever else there is must fit around them.
