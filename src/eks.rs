@@ -174,7 +174,8 @@ impl EksError {
 /// hung connection is retried rather than left to the deadline guard. The SDK sends through
 /// `http`, the process's one client.
 pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::Config {
-    use aws_sdk_eks::config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion};
+    use aws_sdk_eks::config::retry::{RetryConfig, RetryPartition, TokenBucket};
+    use aws_sdk_eks::config::{timeout::TimeoutConfig, BehaviorVersion};
     use std::time::Duration;
     let mut config = aws_sdk_eks::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -184,6 +185,16 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
                 .with_max_attempts(5)
                 .with_initial_backoff(Duration::from_millis(500))
                 .with_max_backoff(Duration::from_secs(10)),
+        )
+        // Without a quota on retries: the SDK's default, 500 tokens a process with 5 spent on
+        // each throttled retry and one regained by each call that succeeds at first, is there
+        // to stop a long-lived client's retry storms. Here each call's attempts are bounded
+        // and an event's reruns paced, and a warm instance that rode out long throttling
+        // would otherwise give every later call a single attempt.
+        .retry_partition(
+            RetryPartition::custom("cfn-eks-pod-identity")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
         )
         .timeout_config(
             TimeoutConfig::builder()

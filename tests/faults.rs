@@ -3,9 +3,13 @@
 
 mod common;
 
+use cfn_eks_pod_identity::arn::AssociationArn;
+use cfn_eks_pod_identity::config::Environment;
+use cfn_eks_pod_identity::eks::{self, Eks};
 use common::{assert_failed, properties, properties_with, Harness};
 use serde_json::json;
-use standin::{Fault, FaultTarget, Outcome};
+use standin::{Fault, FaultTarget, Outcome, Standin};
+use std::collections::HashMap;
 use std::time::Duration;
 
 const CREATE: &str = "CreatePodIdentityAssociation";
@@ -100,6 +104,42 @@ async fn throttling_past_the_sdks_attempts_is_ridden_out() {
     let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}\n{}", h.logs());
     assert!(h.association_arns().is_empty(), "deleted");
+}
+
+/// The SDK keeps one retry quota per process: 500 tokens, 5 spent on each throttled retry,
+/// one regained by each call that succeeds at once. A warm instance that rode out a long
+/// throttling, its reruns included, would give every later call a single attempt. The
+/// function's calls keep all their attempts whatever came before. (In process, with the
+/// function's EKS configuration and its backoff shortened: 150 attempts in moments.)
+#[tokio::test]
+async fn throttling_never_uses_up_the_retries_of_later_calls() {
+    let standin = Standin::start().await.expect("start the stand-in");
+    let env: HashMap<String, String> = standin.function_env().into_iter().collect();
+    let environment = Environment::from_vars(|name| env.get(name).cloned());
+    let http = cfn_eks_pod_identity::http::client_trusting(None).expect("an HTTP client");
+    let quick = eks::config(http, environment)
+        .to_builder()
+        .retry_config(
+            aws_sdk_eks::config::retry::RetryConfig::standard()
+                .with_max_attempts(5)
+                .with_initial_backoff(Duration::from_millis(1))
+                .with_max_backoff(Duration::from_millis(1)),
+        )
+        .build();
+    let eks = Eks::new(quick);
+    standin.inject(
+        FaultTarget::any_eks(),
+        Fault::status(429, "ThrottlingException", "Rate exceeded"),
+        10_000,
+    );
+    let arn = "arn:aws:eks:us-east-1:111122223333:podidentityassociation/demo/a-0123456789abcdefg";
+    let arn = AssociationArn::parse(arn).expect("an association ARN");
+    for call in 1..=30 {
+        standin.clear_eks_calls();
+        let error = eks.describe(&arn).await.expect_err("throttled");
+        assert!(error.is_transient(), "{error}");
+        assert_eq!(standin.eks_calls().len(), 5, "call {call}: every attempt");
+    }
 }
 
 /// Throttled to the end, a replacement still leaves its undo the time to look for what its
