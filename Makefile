@@ -26,7 +26,7 @@ run:
 test: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	cd fuzz && $(CARGO) check --quiet --bins
+	cd fuzz && $(CARGO) check --quiet --locked --bins
 	AWS_CLI="$(CURDIR)/$(VENV)/bin/aws" $(CARGO) test --workspace
 	$(MAKE) lint
 

@@ -186,11 +186,13 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
                 .with_initial_backoff(Duration::from_millis(500))
                 .with_max_backoff(Duration::from_secs(10)),
         )
-        // Without a quota on retries: the SDK's default, 500 tokens a process with 5 spent on
-        // each throttled retry and one regained by each call that succeeds at first, is there
-        // to stop a long-lived client's retry storms. Here each call's attempts are bounded
-        // and an event's reruns paced, and a warm instance that rode out long throttling
-        // would otherwise give every later call a single attempt.
+        // Without a quota on retries: the SDK's default, 500 tokens per region in a process,
+        // 5 spent on each throttled retry and 10 on others, one regained by each call that
+        // succeeds at first, is there to stop a long-lived client's retry storms. Here each
+        // call's attempts are bounded and an event's reruns paced, and a warm instance that
+        // rode out long throttling would otherwise give every later call a single attempt.
+        // (One partition for every region: were adaptive retries ever turned on, the regions
+        // would share its rate limiter.)
         .retry_partition(
             RetryPartition::custom("cfn-eks-pod-identity")
                 .token_bucket(TokenBucket::unlimited())
