@@ -14,11 +14,16 @@ use std::time::Duration;
 
 const CREATE: &str = "CreatePodIdentityAssociation";
 
+/// EKS's answer when it throttles a call.
+fn throttled() -> Fault {
+    Fault::status(429, "ThrottlingException", "Rate exceeded")
+}
+
 #[tokio::test]
 async fn throttling_5xx_and_resets_are_retried() {
     let h = Harness::start().await;
     for fault in [
-        Fault::status(429, "ThrottlingException", "Rate exceeded"),
+        throttled(),
         Fault::status(500, "ServerException", "Internal failure"),
         Fault::status(503, "ServiceUnavailableException", "Service unavailable"),
         Fault::Reset,
@@ -47,11 +52,7 @@ async fn throttling_5xx_and_resets_are_retried() {
 #[tokio::test]
 async fn persistent_throttling_fails_with_the_eks_error_in_time() {
     let h = Harness::start().await;
-    h.standin.inject(
-        FaultTarget::any_eks(),
-        Fault::status(429, "ThrottlingException", "Rate exceeded"),
-        1000,
-    );
+    h.standin.inject(FaultTarget::any_eks(), throttled(), 1000);
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&response, &["ThrottlingException", CREATE]);
     assert!(h.ended_before_the_deadline(), "{}", h.logs());
@@ -76,9 +77,8 @@ async fn persistent_throttling_fails_with_the_eks_error_in_time() {
 /// A stack that creates or deletes many associations at once can be throttled for longer
 /// than the SDK's five attempts; a Delete that gave up would leave its rollback stuck.
 #[tokio::test]
-async fn throttling_past_the_sdks_attempts_is_ridden_out() {
+async fn throttling_and_server_errors_past_the_sdks_attempts_are_ridden_out() {
     let h = Harness::start().await;
-    let throttled = || Fault::status(429, "ThrottlingException", "Rate exceeded");
     h.standin.inject(FaultTarget::eks(CREATE), throttled(), 7);
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}\n{}", h.logs());
@@ -106,8 +106,8 @@ async fn throttling_past_the_sdks_attempts_is_ridden_out() {
     assert!(h.association_arns().is_empty(), "deleted");
 }
 
-/// The SDK keeps one retry quota per process: 500 tokens, 5 spent on each throttled retry,
-/// one regained by each call that succeeds at once. A warm instance that rode out a long
+/// The SDK keeps a retry quota per region in a process: 500 tokens, 5 spent on each
+/// throttled retry, one regained by each call that succeeds at once. A warm instance that rode out a long
 /// throttling, its reruns included, would give every later call a single attempt. The
 /// function's calls keep all their attempts whatever came before. (In process, with the
 /// function's EKS configuration and its backoff shortened: 150 attempts in moments.)
@@ -127,11 +127,7 @@ async fn throttling_never_uses_up_the_retries_of_later_calls() {
         )
         .build();
     let eks = Eks::new(quick);
-    standin.inject(
-        FaultTarget::any_eks(),
-        Fault::status(429, "ThrottlingException", "Rate exceeded"),
-        10_000,
-    );
+    standin.inject(FaultTarget::any_eks(), throttled(), 10_000);
     let arn = "arn:aws:eks:us-east-1:111122223333:podidentityassociation/demo/a-0123456789abcdefg";
     let arn = AssociationArn::parse(arn).expect("an association ARN");
     for call in 1..=30 {
@@ -149,11 +145,8 @@ async fn a_replacement_throttled_to_the_end_is_undone_in_time() {
     let h = Harness::start().await;
     let old = properties();
     let arn = h.create(old.clone()).await;
-    h.standin.inject(
-        FaultTarget::eks(CREATE),
-        Fault::status(429, "ThrottlingException", "Rate exceeded"),
-        1000,
-    );
+    h.standin
+        .inject(FaultTarget::eks(CREATE), throttled(), 1000);
     let moved = properties_with(json!({"ServiceAccount": "moved"}));
     let response = h.send(&h.update(&arn, old, moved)).await;
     assert_failed(&response, &["ThrottlingException", "It was cleaned up"]);
