@@ -21,12 +21,12 @@ run:
 	$(CARGO) run --quiet -p standin --bin cfn-standin -- demo --lambda $(TARGET)/debug/cfn-eks-pod-identity --events events
 
 ## test: every check: formatting, clippy, unit, end-to-end, AWS CLI wire format, template lint,
-## and that the fuzz target still builds (fuzz/ is outside the workspace, so nothing else would
-## notice a change it no longer compiles with)
+## and the same formatting and clippy checks of the fuzz target (fuzz/ is outside the workspace,
+## so nothing else would notice a change it no longer compiles with, or warns about)
 test: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	cd fuzz && $(CARGO) check --quiet --locked --bins
+	cd fuzz && $(CARGO) fmt -- --check && $(CARGO) clippy --quiet --locked --bins -- -D warnings
 	AWS_CLI="$(CURDIR)/$(VENV)/bin/aws" $(CARGO) test --workspace
 	$(MAKE) lint
 
