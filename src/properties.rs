@@ -226,7 +226,16 @@ impl DesiredAssociation {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
             Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-                Ok(Value::Object(doc)) => Some(Value::Object(doc).to_string()),
+                // serde_json keeps the last of a repeated key, and the policy goes to EKS as
+                // re-serialized: a second "StringEquals" in one Condition would vanish, and
+                // with it a restriction the template asked for.
+                Ok(Value::Object(doc)) => match serde_json::from_str::<NoRepeatedKeys>(s) {
+                    Ok(NoRepeatedKeys) => Some(Value::Object(doc).to_string()),
+                    Err(e) => {
+                        fail("Policy", format!("must not repeat a key within one object (only the last would reach EKS): {e}"));
+                        None
+                    }
+                },
                 Ok(other) => {
                     fail(
                         "Policy",
@@ -436,6 +445,63 @@ pub fn is_dns1123_subdomain(text: &str) -> bool {
         })
 }
 
+/// Any JSON value in which no object repeats a key: reading one fails at the second
+/// occurrence, naming the key (escapes decoded, so `"a"` and `"\u0061"` are the same key).
+struct NoRepeatedKeys;
+
+impl<'de> serde::Deserialize<'de> for NoRepeatedKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoRepeatedKeysVisitor)
+    }
+}
+
+struct NoRepeatedKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoRepeatedKeysVisitor {
+    type Value = NoRepeatedKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<NoRepeatedKeys, E> {
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<NoRepeatedKeys, E> {
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<NoRepeatedKeys, E> {
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<NoRepeatedKeys, E> {
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<NoRepeatedKeys, E> {
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_unit<E>(self) -> Result<NoRepeatedKeys, E> {
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut items: A,
+    ) -> Result<Self::Value, A::Error> {
+        while items.next_element::<NoRepeatedKeys>()?.is_some() {}
+        Ok(NoRepeatedKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<NoRepeatedKeys>()?;
+            if seen.contains(&key) {
+                let key = quoted(&key);
+                return Err(serde::de::Error::custom(format!("{key} appears twice")));
+            }
+            seen.insert(key);
+        }
+        Ok(NoRepeatedKeys)
+    }
+}
+
 /// Quotes a value for an error message, cut short so a huge value cannot crowd out the rest.
 fn quoted(text: &str) -> String {
     const MAX: usize = 80;
@@ -538,6 +604,19 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_string_may_use_a_key_in_many_objects() {
+        let mut p = valid();
+        p.insert("DisableSessionTags".into(), json!("true"));
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"StringEquals":{"aws:a":"1"}}},
+            {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:a":"2"}}}]}"#;
+        p.insert("Policy".into(), json!(policy));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        let sent: Value = serde_json::from_str(desired.policy.as_deref().unwrap()).unwrap();
+        assert_eq!(sent, serde_json::from_str::<Value>(policy).unwrap());
+    }
+
+    #[test]
     fn empty_target_role_means_none() {
         let mut p = valid();
         p.insert("TargetRoleArn".into(), json!(""));
@@ -583,6 +662,16 @@ mod tests {
                 "must be a JSON object (an IAM policy document); got a list",
             ),
             ("Policy", json!("\"x\""), "; got a string"),
+            (
+                "Policy",
+                json!(r#"{"Statement":[{"Condition":{"StringEquals":{"a":"1"},"StringEquals":{"b":"2"}}}]}"#),
+                "must not repeat a key within one object (only the last would reach EKS): \"StringEquals\" appears twice at line 1 column",
+            ),
+            (
+                "Policy",
+                json!(r#"{"Version":"2012-10-17","\u0056ersion":"2008-10-17"}"#),
+                "\"Version\" appears twice",
+            ),
             ("Tags", json!([{"Key": "aws:x", "Value": "1"}]), "reserved"),
             ("Tags", json!([{"Key": "", "Value": "1"}]), "1 to 128"),
             ("Tags", json!({"k": "v".repeat(257)}), "256"),
