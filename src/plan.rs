@@ -169,6 +169,12 @@ pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner
     }
     if !same_policy(desired.policy.as_deref(), actual.policy.as_deref()) {
         settings.policy = Some(desired.policy.clone().unwrap_or_default());
+        // EKS takes a policy only with session tags disabled, and does not say whether it
+        // checks the request or the association it would make: a new policy carries the
+        // setting it needs (always true, the properties' rule), as Terraform's update does.
+        if desired.policy.is_some() {
+            settings.disable_session_tags = Some(desired.disable_session_tags);
+        }
     }
 
     let mut wanted = desired.tags.clone();
@@ -319,8 +325,28 @@ mod tests {
         assert!(changes(&d, &a, &owner()).is_empty());
         d.policy = None;
         assert_eq!(
-            changes(&d, &a, &owner()).settings.policy.as_deref(),
-            Some("")
+            changes(&d, &a, &owner()).settings,
+            SettingsChange {
+                policy: Some(String::new()),
+                ..SettingsChange::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_new_policy_says_session_tags_are_disabled() {
+        let mut d = desired();
+        d.disable_session_tags = true;
+        d.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+        let mut a = actual();
+        a.disable_session_tags = true;
+        assert_eq!(
+            changes(&d, &a, &owner()).settings,
+            SettingsChange {
+                disable_session_tags: Some(true),
+                policy: d.policy.clone(),
+                ..SettingsChange::default()
+            }
         );
     }
 
