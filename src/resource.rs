@@ -271,31 +271,20 @@ async fn converge(
         tags_to_remove = ?changes.tags_to_remove,
         "updating in place"
     );
-    // Settings and tags are different things, so their calls go out together: one round
-    // trip for an update that changes settings and tag values.
-    let update = async {
-        if changes.settings.is_empty() {
-            return Ok(None);
-        }
-        retry_iam_propagation(|| ctx.eks.update(&arn, &changes.settings, &ctx.token))
-            .await
-            .map(Some)
-    };
+    // Settings first, and the tags only once EKS has taken them: a role EKS refuses (not
+    // passable, or still unknown to IAM after the propagation window) then fails the event
+    // having changed nothing, rather than leave the new tags on the old settings.
+    if !changes.settings.is_empty() {
+        association =
+            retry_iam_propagation(|| ctx.eks.update(&arn, &changes.settings, &ctx.token)).await?;
+    }
     // Removed tags go first: with the tags at EKS's limit, a key added before another is
     // removed would be one too many, and EKS refuses the whole TagResource.
-    let tags = async {
-        if !changes.tags_to_remove.is_empty() {
-            ctx.eks.untag(&arn, &changes.tags_to_remove).await?;
-        }
-        if !changes.tags_to_set.is_empty() {
-            ctx.eks.tag(&arn, &changes.tags_to_set).await?;
-        }
-        Ok::<(), EksError>(())
-    };
-    let (updated, tagged) = tokio::join!(update, tags);
-    tagged?;
-    if let Some(updated) = updated? {
-        association = updated;
+    if !changes.tags_to_remove.is_empty() {
+        ctx.eks.untag(&arn, &changes.tags_to_remove).await?;
+    }
+    if !changes.tags_to_set.is_empty() {
+        ctx.eks.tag(&arn, &changes.tags_to_set).await?;
     }
     Ok(Success {
         physical_id: association.arn.clone(),

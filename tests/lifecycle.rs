@@ -476,6 +476,40 @@ async fn settings_and_tags_change_in_one_update() {
 }
 
 #[tokio::test]
+async fn a_refused_settings_update_leaves_the_tags_as_they_were() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let before = association(&h, &arn).unwrap();
+    h.standin.clear_eks_calls();
+    // What EKS answers for a RoleArn in another account: PassRole cannot cross accounts.
+    h.standin.inject(
+        FaultTarget::eks("UpdatePodIdentityAssociation"),
+        Fault::status(
+            400,
+            "InvalidParameterException",
+            "Cross-account pass role is not allowed.",
+        ),
+        1,
+    );
+    let new = properties_with(json!({
+        "RoleArn": "arn:aws:iam::444455556666:role/payments-api",
+        "Tags": [{"Key": "team", "Value": "billing"}],
+    }));
+    let response = h.send(&h.update(&arn, properties(), new)).await;
+    assert_failed(&response, &["Cross-account pass role is not allowed"]);
+    let after = association(&h, &arn).unwrap();
+    assert_eq!(after.tags, before.tags);
+    assert_eq!(after.role_arn, before.role_arn);
+    assert_eq!(
+        h.eks_operations(),
+        [
+            "DescribePodIdentityAssociation",
+            "UpdatePodIdentityAssociation"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn without_credentials_in_the_environment_an_event_fails_naming_the_variables() {
     // Inside Lambda the environment always holds the role's credentials; run anywhere else
     // without them, the function must still answer, and say what to set.
