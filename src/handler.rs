@@ -239,11 +239,17 @@ impl Handler {
         // rollback stuck. So such an event runs again from the start, as a redelivery of it
         // would (every operation is made for that: the same token, idempotent deletes and
         // tags), while `may_run_again` says there is time for it.
+        //
+        // Not a replacement that found its new service account free, though: CloudFormation
+        // may cancel the update meanwhile (another resource failed), and its rollback looks
+        // for what the replacement made only once, at once (`resource::update`). A later
+        // run's Create could land after that look, and be left behind; failing instead, the
+        // replacement's undo removes what it may have made, and the stack rolls back cleanly.
         let started = Instant::now();
         let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(20));
         loop {
             match operate(&ctx, request).await {
-                Err(failure) if failure.transient => {
+                Err(failure) if failure.transient && !ctx.progress.placement_was_free() => {
                     let pause = backoff.next_pause();
                     if !may_run_again(started, Instant::now() + pause, cut_off) {
                         return Err(failure);

@@ -146,6 +146,12 @@ impl Progress {
         self.lock().placement_was_free = true;
     }
 
+    /// Whether this event is a replacement that found its service account free, and so may
+    /// create an association there.
+    pub fn placement_was_free(&self) -> bool {
+        self.lock().placement_was_free
+    }
+
     /// Whether a replacement may have made an association that nothing else will remove:
     /// its service account was free before, and a Create may have taken it since. An
     /// association found there already owned (a rollback returning to it) is never counted.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_failed, properties, properties_with, Harness};
+use common::{assert_failed, properties, properties_with, throttled, Harness};
 use serde_json::{json, Value};
 use standin::{AssociationSpec, Fault, FaultTarget};
 use std::time::Duration;
@@ -195,6 +195,46 @@ async fn the_rollback_of_a_cancelled_replacement_removes_what_it_made() {
         vec![original],
         "nothing CloudFormation does not know of is left"
     );
+}
+
+#[tokio::test]
+async fn a_throttled_replacement_is_not_run_again_after_its_rollback_has_looked() {
+    let mut h = Harness::start().await;
+    h.add_instance();
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    h.standin.clear_eks_calls();
+    // EKS throttles the replacement's Create past the SDK's five attempts.
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        throttled(),
+        1000,
+    );
+    let update = h.update(&original, properties(), moved.clone());
+    let timeout = Duration::from_secs(60);
+    let updating = h.standin.invoke(update.clone(), timeout);
+    assert!(
+        h.wait_for_calls("CreatePodIdentityAssociation", 5, timeout)
+            .await,
+        "the replacement's first run is throttled to its end"
+    );
+    // Another resource has failed: CloudFormation cancelled the update, and its rollback
+    // looks at the new service account once, finding nothing there.
+    let rollback = h.update(&original, moved, properties());
+    let rolling_back = h.standin.invoke(rollback.clone(), timeout);
+    h.standin
+        .wait_for_outcome(&rolling_back, timeout)
+        .await
+        .expect("the rollback ends");
+    assert_eq!(h.responses(&rollback)[0]["Status"], "SUCCESS");
+    // The throttling ends; a Create of the replacement now would be left behind.
+    h.standin.clear_faults();
+    h.standin
+        .wait_for_outcome(&updating, timeout + Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("the update did not end; logs:\n{}", h.logs()));
+    assert_failed(&h.responses(&update)[0], &["ThrottlingException"]);
+    assert_eq!(h.association_arns(), vec![original], "logs:\n{}", h.logs());
 }
 
 #[tokio::test]

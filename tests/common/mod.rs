@@ -226,6 +226,24 @@ impl Harness {
         self.standin.inject(create(), Fault::Reset, 100);
     }
 
+    /// Waits until EKS has answered `n` calls of `operation`, at most `timeout`; whether it has.
+    pub async fn wait_for_calls(&self, operation: &str, n: usize, timeout: Duration) -> bool {
+        let count = || {
+            self.eks_operations()
+                .iter()
+                .filter(|called| *called == operation)
+                .count()
+        };
+        let give_up = tokio::time::Instant::now() + timeout;
+        while count() < n {
+            if tokio::time::Instant::now() >= give_up {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
     /// The ARNs of every association the stand-in holds.
     pub fn association_arns(&self) -> Vec<String> {
         self.standin
@@ -251,6 +269,11 @@ impl Drop for Harness {
             let _ = child.start_kill();
         }
     }
+}
+
+/// EKS's answer when it throttles a call.
+pub fn throttled() -> Fault {
+    Fault::status(429, "ThrottlingException", "Rate exceeded")
 }
 
 /// Asserts a FAILED response whose Reason contains every one of `needles`.
