@@ -417,7 +417,7 @@ impl Eks {
         let mut next_token = None;
         for page in 1..=MAX_LIST_PAGES {
             // Whether it reached EKS tells a Region with no endpoint from an outage (see
-            // `resource::find_after_abandoned_create`).
+            // `resource::remove_after_abandoned_create`).
             let reach = Reach::default();
             let result = Box::pin(
                 client

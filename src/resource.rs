@@ -331,7 +331,8 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                 }
                 Ok(desired) => {
                     info!("the PhysicalResourceId is one CloudFormation invented: looking for an association this resource owns");
-                    find_after_abandoned_create(ctx, &desired).await?
+                    remove_after_abandoned_create(ctx, &desired).await?;
+                    return Ok(done);
                 }
             }
         }
@@ -372,37 +373,43 @@ const AFTER_LAST_LOOK: Duration = Duration::from_secs(5);
 /// later than this after the last look is due, leaving the rest for removing what it finds.
 const LOOK_LIMIT: Duration = Duration::from_secs(2);
 
-/// The associations at the service account of a resource whose id CloudFormation invented.
+/// Removes what this resource owns at the service account of a resource whose id
+/// CloudFormation invented, until the Create it gave up on can no longer make anything.
 ///
 /// CloudFormation invents the id when it gives up on a Create that has not answered (another
 /// resource failed, or the stack was cancelled), and sends the Delete at once, while that
-/// Create may still be running: waiting out IAM propagation, say, and about to succeed. An
-/// association made after this Delete had looked would be left behind, owned by a stack
-/// resource that no longer exists, and holding the service account against the next
-/// deployment. So while the service account is free, and the cluster there, look again
-/// until the Create can no longer be running: it began earlier, under the same function's
-/// time limit, so by this Delete's last look it has been cut off, unless it began less than
-/// [`AFTER_LAST_LOOK`] earlier and ran to its limit. Nothing shorter bounds it: its IAM
-/// propagation and conflict windows start again with each other, and each call may take
-/// five attempts of 20 s. A Delete that finds nothing takes that long.
+/// Create may still be running: waiting out IAM propagation, say, and about to succeed, or
+/// about to run again after throttling. An association made after this Delete had looked
+/// would be left behind, owned by a stack resource that no longer exists, and holding the
+/// service account against the next deployment. Nor does finding one end it: a Create whose
+/// answer was lost sends its token again, and EKS may make another association for a token
+/// whose association is gone. So, while the cluster is there, look again until the Create can
+/// no longer be running: it began earlier, under the same function's time limit, so by this
+/// Delete's last look it has been cut off, unless it began less than [`AFTER_LAST_LOOK`]
+/// earlier and ran to its limit. Nothing shorter bounds it: its IAM propagation and conflict
+/// windows start again with each other, and each call may take five attempts of 20 s. Such
+/// a Delete takes that long, whatever it finds.
 ///
 /// Once a look has succeeded, a later one that fails or hangs is passed over, as it can only
-/// find what the first did not. While none has, looking goes on too, and if none ever does,
+/// miss what another finds. While none has, looking goes on too, and if none ever does,
 /// the last error decides: one that EKS would have given the Create as well (refused: not
 /// permitted, a region not enabled; or never reached: a region with no endpoint) means that
 /// Create made nothing, and the Delete succeeds rather than leave the rollback stuck;
 /// any other (throttling, server errors) leaves that unknown, and fails the Delete.
-async fn find_after_abandoned_create(
+async fn remove_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
-) -> Result<Vec<AssociationArn>, EksError> {
+) -> Result<(), EksError> {
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
     // The last error, while no look has succeeded.
     let mut failing = match ctx.eks.list(&desired.placement).await {
-        Ok(Some(found)) if found.is_empty() => None,
-        // Found, or the cluster is gone and no Create can make anything there.
-        Ok(found) => return Ok(found.unwrap_or_default()),
+        // The cluster is gone, and no Create can make anything there.
+        Ok(None) => return Ok(()),
+        Ok(Some(found)) => {
+            remove_owned(ctx, found, |_| true).await?;
+            None
+        }
         Err(error) => {
             warn!(%error, "looking failed; looking again");
             Some(error)
@@ -411,7 +418,7 @@ async fn find_after_abandoned_create(
     if failing.is_none() {
         info!(
             for_up_to = ?last_look.saturating_duration_since(Instant::now()),
-            "nothing there yet: the Create CloudFormation gave up on may still be running; looking again"
+            "the Create CloudFormation gave up on may still be running; looking again"
         );
     }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
@@ -422,8 +429,11 @@ async fn find_after_abandoned_create(
         looked = Instant::now();
         let ends_by = (looked + LOOK_LIMIT).min(last_look + LOOK_LIMIT);
         match tokio::time::timeout_at(ends_by, ctx.eks.list(&desired.placement)).await {
-            Ok(Ok(Some(found))) if found.is_empty() => failing = None,
-            Ok(Ok(found)) => return Ok(found.unwrap_or_default()),
+            Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(found))) => {
+                failing = None;
+                remove_owned(ctx, found, |_| true).await?;
+            }
             Ok(Err(error)) => {
                 warn!(%error, "looking again failed; passed over");
                 if failing.is_some() {
@@ -437,9 +447,9 @@ async fn find_after_abandoned_create(
         Some(error) if !error.changed_nothing() => Err(error),
         Some(error) => {
             warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
-            Ok(Vec::new())
+            Ok(())
         }
-        None => Ok(Vec::new()),
+        None => Ok(()),
     }
 }
 

@@ -53,10 +53,10 @@ async fn delete_with_an_invented_id_removes_the_create_cloudformation_gave_up_on
     assert!(h.responses(&create).is_empty());
     assert_eq!(h.standin.associations().len(), 1);
     h.standin.clear_faults();
-    // Its rollback deletes with an id it invented.
-    let response = h
-        .send(&h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ")))
-        .await;
+    // Its rollback deletes with an id it invented, and waits out the time that Create
+    // could still be running (its own limit: the test's is short).
+    let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
+    let response = h.send_within(&delete, Duration::from_secs(10)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert!(
         h.standin.associations().is_empty(),
@@ -116,12 +116,59 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
 }
 
 #[tokio::test]
+async fn a_delete_with_an_invented_id_keeps_looking_after_it_has_removed_one() {
+    let mut h = Harness::start().await;
+    h.add_instance();
+    // The Create's first attempt makes the association, but its answer is lost, and EKS
+    // throttles every attempt after it: the Create does not know, and tries again.
+    let create_calls = || FaultTarget::eks("CreatePodIdentityAssociation");
+    h.standin
+        .inject(create_calls(), Fault::ResetAfterHandling, 1);
+    h.standin.inject(create_calls(), throttled(), 1000);
+    let create = h.event("Create", properties(), None);
+    // The same time limit for both, as one function has.
+    let timeout = Duration::from_secs(20);
+    let creating = h.standin.invoke(create.clone(), timeout);
+    assert!(
+        h.wait_for_calls("CreatePodIdentityAssociation", 1, timeout)
+            .await
+    );
+    assert_eq!(h.standin.associations().len(), 1);
+    // CloudFormation gives up on the Create; the Delete, with an invented id, removes what
+    // the Create made.
+    let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
+    let deleting = h.standin.invoke(delete.clone(), timeout);
+    assert!(
+        h.wait_for_calls("DeletePodIdentityAssociation", 1, timeout)
+            .await
+    );
+    assert!(h.standin.associations().is_empty());
+    // The throttling ends, and the Create's next attempt, with the same token, makes
+    // another association, as EKS may for a token whose association is gone.
+    h.standin.clear_faults();
+    for id in [creating, deleting] {
+        h.standin
+            .wait_for_outcome(&id, timeout + Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", h.logs()));
+    }
+    assert_eq!(h.responses(&create)[0]["Status"], "SUCCESS");
+    assert_eq!(h.responses(&delete)[0]["Status"], "SUCCESS");
+    assert!(
+        h.standin.associations().is_empty(),
+        "the Delete removed the second association too; logs:\n{}",
+        h.logs()
+    );
+}
+
+#[tokio::test]
 async fn delete_never_removes_an_association_the_stack_does_not_own() {
     let h = Harness::start().await;
     let other = foreign(&h);
     // By invented id (looked up by service account) or by its very ARN: never.
     for id in ["payments-PodIdentity-1XYZ", other.association_arn.as_str()] {
-        let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+        let delete = h.event("Delete", properties(), Some(id));
+        let response = h.send_within(&delete, Duration::from_secs(10)).await;
         assert_eq!(response["Status"], "SUCCESS", "{response}");
     }
     assert_eq!(h.standin.associations().len(), 1);
