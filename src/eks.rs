@@ -39,11 +39,8 @@ pub enum ErrorKind {
     /// name that does not resolve, as for a region that does not exist; a refused or
     /// unroutable connection) or before it was sent (no credentials).
     Unreached,
-    /// Every attempt that reached EKS was throttled (a 429): EKS turns those away before
-    /// acting, so the call changed nothing, and a later one may get through.
-    Throttled,
-    /// Anything else (server errors, timeouts, the network, throttling after an attempt that
-    /// may have acted): the call may or may not have taken effect.
+    /// Anything else (throttling after retries, server errors, timeouts, the network): the
+    /// call may or may not have taken effect.
     Other,
 }
 
@@ -90,13 +87,6 @@ impl EksError {
     /// too. Every other failure leaves its effect unknown. A Conflict among them: it is also
     /// what a retry would meet if an attempt that timed out had created the association.
     pub fn changed_nothing(&self) -> bool {
-        self.kind == ErrorKind::Throttled || self.refuses_every_call()
-    }
-
-    /// EKS would answer any call of this function as it answered this one, for now: refused
-    /// (not permitted, a region not enabled), not found, or never reached (no endpoint).
-    /// Unlike throttling, which passes, this says what another call met as well.
-    pub fn refuses_every_call(&self) -> bool {
         matches!(
             self.kind,
             ErrorKind::Refused | ErrorKind::NotFound | ErrorKind::Unreached
@@ -127,7 +117,7 @@ impl EksError {
         let by_status = self
             .status
             .is_some_and(|status| status == 429 || status >= 500);
-        matches!(self.kind, ErrorKind::Other | ErrorKind::Throttled) && (by_code || by_status)
+        self.kind == ErrorKind::Other && (by_code || by_status)
     }
 
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
@@ -231,9 +221,8 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
 }
 
 /// Watches the attempts of one call (the SDK retries within it) to tell whether any may have
-/// reached EKS: one that was sent and got an answer other than a throttle (a 429), or failed
-/// after its connection opened. A call none of whose attempts did changed nothing
-/// ([`ErrorKind::Unreached`], or [`ErrorKind::Throttled`] when it was throttled at the end).
+/// reached EKS: one that was sent and got an answer, or failed after its connection opened.
+/// A call none of whose attempts did changed nothing ([`ErrorKind::Unreached`]).
 #[derive(Debug, Clone, Default)]
 struct Reach(Arc<Attempts>);
 
@@ -244,14 +233,10 @@ struct Attempts {
 }
 
 impl Reach {
-    /// `error`, marked [`ErrorKind::Throttled`] or [`ErrorKind::Unreached`] when no attempt
-    /// reached EKS.
+    /// `error`, marked [`ErrorKind::Unreached`] when no attempt reached EKS.
     fn judge(&self, mut error: EksError) -> EksError {
         if error.kind == ErrorKind::Other && !self.0.reached.load(Ordering::Relaxed) {
-            error.kind = match error.status {
-                Some(429) => ErrorKind::Throttled,
-                _ => ErrorKind::Unreached,
-            };
+            error.kind = ErrorKind::Unreached;
         }
         error
     }
@@ -279,15 +264,12 @@ impl Intercept for Reach {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let sent = self.0.sending.swap(false, Ordering::Relaxed);
-        let throttled = context
-            .response()
-            .is_some_and(|answer| answer.status().as_u16() == 429);
         let never_connected = context.response().is_none()
             && matches!(
                 context.output_or_error(),
                 Some(Err(error)) if error.as_connector_error().is_some_and(crate::http::never_connected)
             );
-        if sent && !throttled && !never_connected {
+        if sent && !never_connected {
             self.0.reached.store(true, Ordering::Relaxed);
         }
         Ok(())
@@ -590,14 +572,6 @@ mod tests {
         assert!(!error(ErrorKind::Refused, Some("AccessDeniedException")).is_transient());
         assert!(!error(ErrorKind::Other, None).is_transient());
         assert!(!error(ErrorKind::Unreached, None).is_transient());
-        // Throttled at every attempt: nothing changed, and worth another run; but another
-        // call, a Create before a Delete's look, say, need not have been throttled too.
-        let throttled = EksError {
-            status: Some(429),
-            ..error(ErrorKind::Throttled, Some("ThrottlingException"))
-        };
-        assert!(throttled.is_transient() && throttled.changed_nothing());
-        assert!(!throttled.refuses_every_call());
         // A front end's 502, with no code.
         let bad_gateway = EksError {
             status: Some(502),

@@ -444,7 +444,7 @@ async fn remove_after_abandoned_create(
         }
     }
     match failing {
-        Some(error) if !error.refuses_every_call() => Err(error),
+        Some(error) if !error.changed_nothing() => Err(error),
         Some(error) => {
             warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
             Ok(())
