@@ -141,13 +141,6 @@ async fn a_throttled_replacement_fails_after_one_run_and_is_undone_in_time() {
     let old = properties();
     let arn = h.create(old.clone()).await;
     h.standin.clear_eks_calls();
-    // A server error first, which may have acted, so that there is something to undo (a
-    // Create throttled at every attempt made nothing).
-    h.standin.inject(
-        FaultTarget::eks(CREATE),
-        Fault::status(500, "ServerException", "internal"),
-        1,
-    );
     h.standin
         .inject(FaultTarget::eks(CREATE), throttled(), 1000);
     let moved = properties_with(json!({"ServiceAccount": "moved"}));
