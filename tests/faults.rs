@@ -345,4 +345,18 @@ async fn an_invented_id_delete_that_eks_refuses_every_look_does_not_stick_the_ro
         .await;
     assert_failed(&response, &["ListPodIdentityAssociations", "unheard of"]);
     assert!(h.ended_before_the_deadline());
+    // So does throttling, which says nothing of what the Create met.
+    h.standin.clear_faults();
+    h.standin.inject(list(), throttled(), 1000);
+    let response = h
+        .send_within(
+            &h.event("Delete", properties(), Some(invented)),
+            Duration::from_secs(12),
+        )
+        .await;
+    assert_failed(
+        &response,
+        &["ListPodIdentityAssociations", "ThrottlingException"],
+    );
+    assert!(h.ended_before_the_deadline());
 }
