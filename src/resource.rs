@@ -402,12 +402,20 @@ async fn remove_after_abandoned_create(
 ) -> Result<(), EksError> {
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
+    // A removal that failed, until a later look finds nothing of this resource's left: one
+    // failed call late in the wait must not fail the Delete, nor one early be forgotten.
+    let mut unremoved = None;
+    let mut remove = |result: Result<(), EksError>| {
+        unremoved = result
+            .inspect_err(|error| warn!(%error, "removing what was found failed; looking again"))
+            .err();
+    };
     // The last error, while no look has succeeded.
     let mut failing = match ctx.eks.list(&desired.placement).await {
         // The cluster is gone, and no Create can make anything there.
         Ok(None) => return Ok(()),
         Ok(Some(found)) => {
-            remove_owned(ctx, found, |_| true).await?;
+            remove(remove_owned(ctx, found, |_| true).await);
             None
         }
         Err(error) => {
@@ -432,7 +440,7 @@ async fn remove_after_abandoned_create(
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(found))) => {
                 failing = None;
-                remove_owned(ctx, found, |_| true).await?;
+                remove(remove_owned(ctx, found, |_| true).await);
             }
             Ok(Err(error)) => {
                 warn!(%error, "looking again failed; passed over");
@@ -442,6 +450,9 @@ async fn remove_after_abandoned_create(
             }
             Err(_) => warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over"),
         }
+    }
+    if let Some(error) = unremoved {
+        return Err(error);
     }
     match failing {
         Some(error) if !error.changed_nothing() => Err(error),

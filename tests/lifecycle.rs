@@ -323,8 +323,8 @@ async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
         assert_eq!(h.eks_operations(), vec!["ListPodIdentityAssociations"]);
     }
     // An invented id: the Create CloudFormation gave up on may still be running, so the
-    // Delete looks again while the service account stays free, and answers in time. A
-    // later look that fails is passed over: it could only find what the first did not.
+    // Delete looks again until that Create can no longer run, and answers in time. A later
+    // look that fails is passed over: it could only miss what another finds.
     h.standin.clear_eks_calls();
     let delete = h.event("Delete", properties(), Some("PodIdentity-1A2B3C4D5E6F"));
     let id = h.standin.invoke(delete.clone(), Duration::from_secs(12));

@@ -54,10 +54,18 @@ async fn delete_with_an_invented_id_removes_the_create_cloudformation_gave_up_on
     assert_eq!(h.standin.associations().len(), 1);
     h.standin.clear_faults();
     // Its rollback deletes with an id it invented, and waits out the time that Create
-    // could still be running (its own limit: the test's is short).
+    // could still be running (its own limit: the test's is short). Its first removal fails;
+    // a later look finds the association still there, and removes it.
+    let faults = h.standin.injected_fault_count();
+    h.standin.inject(
+        FaultTarget::eks("DeletePodIdentityAssociation"),
+        Fault::status(400, "InvalidRequestException", "not now"),
+        1,
+    );
     let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
     let response = h.send_within(&delete, Duration::from_secs(10)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.standin.injected_fault_count(), faults + 1);
     assert!(
         h.standin.associations().is_empty(),
         "the leaked association is removed"
@@ -126,8 +134,9 @@ async fn a_delete_with_an_invented_id_keeps_looking_after_it_has_removed_one() {
         .inject(create_calls(), Fault::ResetAfterHandling, 1);
     h.standin.inject(create_calls(), throttled(), 1000);
     let create = h.event("Create", properties(), None);
-    // The same time limit for both, as one function has.
-    let timeout = Duration::from_secs(20);
+    // The same time limit for both, as one function has; long enough that the Create still
+    // runs again after the throttling ends, however slowly the Delete got there.
+    let timeout = Duration::from_secs(40);
     let creating = h.standin.invoke(create.clone(), timeout);
     assert!(
         h.wait_for_calls("CreatePodIdentityAssociation", 1, timeout)
