@@ -235,6 +235,7 @@ mod tests {
             target_role_arn: None,
             disable_session_tags: false,
             policy: None,
+            policy_repeats_a_key: None,
             tags: BTreeMap::from([("team".into(), "payments".into())]),
         }
     }

@@ -70,6 +70,10 @@ pub struct DesiredAssociation {
     pub disable_session_tags: bool,
     /// A session policy, compact JSON; only with `disable_session_tags`.
     pub policy: Option<String>,
+    /// What keeps `policy` from being sent: the template's repeats a key in one object, and
+    /// serde_json kept only the last. Refused where it would be sent, not when read: see
+    /// [`DesiredAssociation::check_policy_to_send`].
+    pub policy_repeats_a_key: Option<String>,
     /// The user's tags (without the ownership tags).
     pub tags: BTreeMap<String, String>,
 }
@@ -222,20 +226,17 @@ impl DesiredAssociation {
             }
         };
 
+        let mut policy_repeats_a_key = None;
         let policy = match properties.get("Policy") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
             Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-                // serde_json keeps the last of a repeated key, and the policy goes to EKS as
-                // re-serialized: a second "StringEquals" in one Condition would vanish, and
-                // with it a restriction the template asked for.
-                Ok(Value::Object(doc)) => match serde_json::from_str::<NoRepeatedKeys>(s) {
-                    Ok(NoRepeatedKeys) => Some(Value::Object(doc).to_string()),
-                    Err(e) => {
-                        fail("Policy", format!("must not repeat a key within one object (only the last would reach EKS): {e}"));
-                        None
+                Ok(Value::Object(doc)) => {
+                    if let Err(e) = serde_json::from_str::<NoRepeatedKeys>(s) {
+                        policy_repeats_a_key = Some(format!("must not repeat a key within one object (only the last would reach EKS): {e}"));
                     }
-                },
+                    Some(Value::Object(doc).to_string())
+                }
                 Ok(other) => {
                     fail(
                         "Policy",
@@ -310,11 +311,27 @@ impl DesiredAssociation {
                     target_role_arn,
                     disable_session_tags: disable_session_tags.unwrap_or_default(),
                     policy,
+                    policy_repeats_a_key,
                     tags,
                 })
             }
             // Unreachable: a missing required property recorded an error above.
             _ => Err(PropertyErrors(Vec::new())),
+        }
+    }
+
+    /// Refuses, naming Policy, a policy that repeats a key, before it is sent to EKS: serde_json
+    /// keeps only the last, so a second "StringEquals" in one Condition would vanish, and with
+    /// it a restriction the template asked for. Not when the properties are read: a version
+    /// before this rule sent such a policy as read, and an association made with it must still
+    /// take its other updates, roll back to it, and be deleted, none of which sends it again.
+    pub fn check_policy_to_send(&self) -> Result<(), PropertyErrors> {
+        match &self.policy_repeats_a_key {
+            None => Ok(()),
+            Some(rule) => Err(PropertyErrors(vec![PropertyError {
+                property: "Policy".to_owned(),
+                rule: rule.clone(),
+            }])),
         }
     }
 }
@@ -604,6 +621,28 @@ mod tests {
     }
 
     #[test]
+    fn a_policy_that_repeats_a_key_is_read_but_not_to_be_sent() {
+        let cases = [
+            (
+                r#"{"Statement":[{"Condition":{"StringEquals":{"a":"1"},"StringEquals":{"b":"2"}}}]}"#,
+                "Policy: must not repeat a key within one object (only the last would reach EKS): \"StringEquals\" appears twice at line 1 column",
+            ),
+            (
+                r#"{"Version":"2012-10-17","\u0056ersion":"2008-10-17"}"#,
+                "\"Version\" appears twice",
+            ),
+        ];
+        for (policy, rule) in cases {
+            let mut p = valid();
+            p.insert("DisableSessionTags".into(), json!("true"));
+            p.insert("Policy".into(), json!(policy));
+            let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+            let refused = desired.check_policy_to_send().unwrap_err().to_string();
+            assert!(refused.contains(rule), "{refused}");
+        }
+    }
+
+    #[test]
     fn a_policy_string_may_use_a_key_in_many_objects() {
         let mut p = valid();
         p.insert("DisableSessionTags".into(), json!("true"));
@@ -612,6 +651,7 @@ mod tests {
             {"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"StringEquals":{"aws:a":"2"}}}]}"#;
         p.insert("Policy".into(), json!(policy));
         let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        assert_eq!(desired.check_policy_to_send(), Ok(()));
         let sent: Value = serde_json::from_str(desired.policy.as_deref().unwrap()).unwrap();
         assert_eq!(sent, serde_json::from_str::<Value>(policy).unwrap());
     }
@@ -662,16 +702,6 @@ mod tests {
                 "must be a JSON object (an IAM policy document); got a list",
             ),
             ("Policy", json!("\"x\""), "; got a string"),
-            (
-                "Policy",
-                json!(r#"{"Statement":[{"Condition":{"StringEquals":{"a":"1"},"StringEquals":{"b":"2"}}}]}"#),
-                "must not repeat a key within one object (only the last would reach EKS): \"StringEquals\" appears twice at line 1 column",
-            ),
-            (
-                "Policy",
-                json!(r#"{"Version":"2012-10-17","\u0056ersion":"2008-10-17"}"#),
-                "\"Version\" appears twice",
-            ),
             ("Tags", json!([{"Key": "aws:x", "Value": "1"}]), "reserved"),
             ("Tags", json!([{"Key": "", "Value": "1"}]), "1 to 128"),
             ("Tags", json!({"k": "v".repeat(257)}), "256"),

@@ -271,6 +271,9 @@ async fn converge(
         ))
     })?;
     let changes = changes(desired, &association, &ctx.owner);
+    if changes.settings.policy.is_some() {
+        desired.check_policy_to_send()?;
+    }
     info!(
         settings = ?changes.settings,
         tags_to_set = ?changes.tags_to_set.keys().collect::<Vec<_>>(),
@@ -543,6 +546,7 @@ async fn create_association(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
 ) -> Result<Success, Failure> {
+    desired.check_policy_to_send()?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
     let started = Instant::now();

@@ -292,6 +292,50 @@ async fn session_tags_and_policy_update_together() {
 }
 
 #[tokio::test]
+async fn a_policy_that_repeats_a_key_is_never_sent_but_does_not_strand_its_association() {
+    let h = Harness::start().await;
+    // The second Version is the one serde_json keeps.
+    let repeating = r#"{"Version":"2008-10-17","Version":"2012-10-17","Statement":[]}"#;
+    let with = |policy: &str, team: &str| {
+        properties_with(json!({
+            "DisableSessionTags": "true",
+            "Policy": policy,
+            "Tags": [{"Key": "team", "Value": team}],
+        }))
+    };
+    let response = h
+        .send(&h.event("Create", with(repeating, "payments"), None))
+        .await;
+    assert_failed(&response, &["Policy: must not repeat a key", "\"Version\""]);
+    assert_eq!(h.eks_operations(), Vec::<String>::new());
+
+    // An association an earlier version made from that template, sending what it read.
+    let read = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    let arn = h.create(with(read, "payments")).await;
+    h.standin.clear_eks_calls();
+    // Its other updates go through, and so would the rollback to it: the policy it holds
+    // is not sent again.
+    let old = with(repeating, "payments");
+    let response = h
+        .send(&h.update(&arn, old.clone(), with(repeating, "billing")))
+        .await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(
+        h.eks_operations(),
+        ["DescribePodIdentityAssociation", "TagResource"]
+    );
+    // A policy change to one that repeats a key is refused before any change.
+    h.standin.clear_eks_calls();
+    let other = r#"{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}"#;
+    let response = h.send(&h.update(&arn, old, with(other, "billing"))).await;
+    assert_failed(&response, &["Policy: must not repeat a key"]);
+    assert_eq!(h.eks_operations(), ["DescribePodIdentityAssociation"]);
+    let kept: Value =
+        serde_json::from_str(association(&h, &arn).unwrap().policy.as_deref().unwrap()).unwrap();
+    assert_eq!(kept, serde_json::from_str::<Value>(read).unwrap());
+}
+
+#[tokio::test]
 async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
     let h = Harness::start().await;
     // Ids CloudFormation invents, or a failed Create's, with properties that never
