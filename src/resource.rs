@@ -394,7 +394,11 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// a Delete takes that long, whatever it finds.
 ///
 /// Once a look has succeeded, a later one that fails or hangs is passed over, as it can only
-/// miss what another finds. While none has, looking goes on too, and if none ever does,
+/// miss what another finds. A removal that fails is kept, and tried again by the next look
+/// that gets through: one failed call late in the wait, with no time left to run the event
+/// again, must not fail the Delete, nor one early be forgotten. It fails the Delete only if
+/// no later look removed what it found or found nothing of this resource's left. While no
+/// look has succeeded, looking goes on too, and if none ever does,
 /// the last error decides: one that EKS would have given the Create as well (refused: not
 /// permitted, a region not enabled; or never reached: a region with no endpoint) means that
 /// Create made nothing, and the Delete succeeds rather than leave the rollback stuck;
@@ -405,20 +409,20 @@ async fn remove_after_abandoned_create(
 ) -> Result<(), EksError> {
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
-    // A removal that failed, until a later look finds nothing of this resource's left: one
-    // failed call late in the wait must not fail the Delete, nor one early be forgotten.
+    // What a removal met, until a later look gets through and removes what it finds or
+    // finds nothing of this resource's left.
     let mut unremoved = None;
-    let mut remove = |result: Result<(), EksError>| {
-        unremoved = result
-            .inspect_err(|error| warn!(%error, "removing what was found failed; looking again"))
-            .err();
-    };
+    let removal_failed =
+        |error: &EksError| warn!(%error, "removing what was found failed; looking again");
     // The last error, while no look has succeeded.
     let mut failing = match ctx.eks.list(&desired.placement).await {
         // The cluster is gone, and no Create can make anything there.
         Ok(None) => return Ok(()),
         Ok(Some(found)) => {
-            remove(remove_owned(ctx, found, |_| true).await);
+            unremoved = remove_owned(ctx, found, |_| true)
+                .await
+                .inspect_err(removal_failed)
+                .err();
             None
         }
         Err(error) => {
@@ -443,7 +447,10 @@ async fn remove_after_abandoned_create(
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(found))) => {
                 failing = None;
-                remove(remove_owned(ctx, found, |_| true).await);
+                unremoved = remove_owned(ctx, found, |_| true)
+                    .await
+                    .inspect_err(removal_failed)
+                    .err();
             }
             Ok(Err(error)) => {
                 warn!(%error, "looking again failed; passed over");
