@@ -324,7 +324,9 @@ impl DesiredAssociation {
     /// keeps only the last, so a second "StringEquals" in one Condition would vanish, and with
     /// it a restriction the template asked for. Not when the properties are read: a version
     /// before this rule sent such a policy as read, and an association made with it must still
-    /// take its other updates, roll back to it, and be deleted, none of which sends it again.
+    /// take the updates that leave its policy alone, and be deleted, none of which sends it
+    /// again. (Rolling back a change of that policy would send it, and is refused: nothing
+    /// tells a rollback from an update, and the policy it restores was never as written.)
     pub fn check_policy_to_send(&self) -> Result<(), PropertyErrors> {
         match &self.policy_repeats_a_key {
             None => Ok(()),

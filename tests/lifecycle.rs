@@ -308,6 +308,15 @@ async fn a_policy_that_repeats_a_key_is_never_sent_but_does_not_strand_its_assoc
         .await;
     assert_failed(&response, &["Policy: must not repeat a key", "\"Version\""]);
     assert_eq!(h.eks_operations(), Vec::<String>::new());
+    // It made nothing, so its rollback's Delete needs no call.
+    let id = response["PhysicalResourceId"].as_str().unwrap_or_default();
+    assert!(
+        id.starts_with("cfn-eks-pod-identity-nothing-created-"),
+        "{id}"
+    );
+    let delete = h.event("Delete", with(repeating, "payments"), Some(id));
+    assert_eq!(h.send(&delete).await["Status"], "SUCCESS");
+    assert_eq!(h.eks_operations(), Vec::<String>::new());
 
     // An association an earlier version made from that template, sending what it read.
     let read = r#"{"Version":"2012-10-17","Statement":[]}"#;
@@ -333,6 +342,11 @@ async fn a_policy_that_repeats_a_key_is_never_sent_but_does_not_strand_its_assoc
     let kept: Value =
         serde_json::from_str(association(&h, &arn).unwrap().policy.as_deref().unwrap()).unwrap();
     assert_eq!(kept, serde_json::from_str::<Value>(read).unwrap());
+    // A Delete that looks the association up by the template's properties finds it.
+    let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
+    let delete = h.event("Delete", with(repeating, "billing"), Some(placeholder));
+    assert_eq!(h.send(&delete).await["Status"], "SUCCESS");
+    assert_eq!(association(&h, &arn), None);
 }
 
 #[tokio::test]
