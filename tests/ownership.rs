@@ -108,10 +108,7 @@ async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then
     // Then IAM catches up, and the Create goes through, answering a stack that has moved on.
     h.standin.clear_faults();
     for id in [creating, deleting] {
-        h.standin
-            .wait_for_outcome(&id, timeout + Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", h.logs()));
+        h.ended(&id, timeout).await;
     }
     assert_eq!(h.responses(&create)[0]["Status"], "SUCCESS");
     let response = &h.responses(&delete)[0];
@@ -156,10 +153,7 @@ async fn a_delete_with_an_invented_id_keeps_looking_after_it_has_removed_one() {
     // another association, as EKS may for a token whose association is gone.
     h.standin.clear_faults();
     for id in [creating, deleting] {
-        h.standin
-            .wait_for_outcome(&id, timeout + Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", h.logs()));
+        h.ended(&id, timeout).await;
     }
     assert_eq!(h.responses(&create)[0]["Status"], "SUCCESS");
     assert_eq!(h.responses(&delete)[0]["Status"], "SUCCESS");
@@ -278,17 +272,11 @@ async fn a_throttled_replacement_is_not_run_again_after_its_rollback_has_looked(
     // looks at the new service account once, finding nothing there.
     let rollback = h.update(&original, moved, properties());
     let rolling_back = h.standin.invoke(rollback.clone(), timeout);
-    h.standin
-        .wait_for_outcome(&rolling_back, timeout)
-        .await
-        .expect("the rollback ends");
+    h.ended(&rolling_back, timeout).await;
     assert_eq!(h.responses(&rollback)[0]["Status"], "SUCCESS");
     // The throttling ends; a Create of the replacement now would be left behind.
     h.standin.clear_faults();
-    h.standin
-        .wait_for_outcome(&updating, timeout + Duration::from_secs(10))
-        .await
-        .unwrap_or_else(|| panic!("the update did not end; logs:\n{}", h.logs()));
+    h.ended(&updating, timeout).await;
     assert_failed(&h.responses(&update)[0], &["ThrottlingException"]);
     assert_eq!(h.association_arns(), vec![original], "logs:\n{}", h.logs());
 }

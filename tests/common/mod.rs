@@ -158,10 +158,16 @@ impl Harness {
     /// Invokes the function with `event` and waits for the invocation to end.
     pub async fn invoke(&self, event: &Value, timeout: Duration) -> Outcome {
         let id = self.standin.invoke(event.clone(), timeout);
+        self.ended(&id, timeout).await
+    }
+
+    /// Waits for invocation `id`, given `timeout`, to end; fails the test, showing the
+    /// function's logs, if it does not.
+    pub async fn ended(&self, id: &str, timeout: Duration) -> Outcome {
         self.standin
-            .wait_for_outcome(&id, timeout + Duration::from_secs(10))
+            .wait_for_outcome(id, timeout + Duration::from_secs(10))
             .await
-            .unwrap_or_else(|| panic!("the invocation did not end; logs:\n{}", self.logs()))
+            .unwrap_or_else(|| panic!("invocation {id} did not end; logs:\n{}", self.logs()))
     }
 
     /// The responses that arrived for `event`.
