@@ -1,6 +1,8 @@
 //! The resource's schema: which properties exist, what each must look like, and which force a
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
+//! One rule waits until a policy is about to be sent, so that associations made before it stay
+//! manageable: see [`DesiredAssociation::check_policy_to_send`].
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem};
 use serde_json::{Map, Value};
