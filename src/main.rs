@@ -50,7 +50,7 @@ fn forced_mode() -> Option<Mode> {
         other => {
             tracing::warn!(
                 value = other,
-                "CFN_RESPONSE_MODE must be direct or provider; deciding per event"
+                "CFN_RESPONSE_MODE must be direct, provider or auto; deciding per event"
             );
             None
         }
