@@ -25,13 +25,17 @@ impl Backoff {
     }
 }
 
-/// A number in [0, 1) from the clock's nanoseconds: enough to spread retries, and no crate.
+/// A number in [0, 1), different at each call and in each process: std's `RandomState` is
+/// seeded from the operating system's randomness once per thread and changes with each new
+/// one. No crate, and no dependence on the clock's resolution (a clock that counts in
+/// microseconds would give nanoseconds that are all multiples of 1000, and so no jitter).
 fn random_fraction() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    f64::from(nanos % 1000) / 1000.0
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    // The top 53 bits, as many as an f64 holds exactly.
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -49,5 +53,17 @@ mod tests {
                 "{pause:?} for a step of {step:?}"
             );
         }
+    }
+
+    #[test]
+    fn instances_starting_together_pause_for_different_times() {
+        let first = Duration::from_secs(1);
+        let mut pauses: Vec<Duration> = (0..20)
+            .map(|_| Backoff::new(first, first).next_pause())
+            .collect();
+        pauses.sort();
+        pauses.dedup();
+        // Twenty draws from a 53-bit fraction: equal ones would mean no jitter.
+        assert_eq!(pauses.len(), 20, "{pauses:?}");
     }
 }
