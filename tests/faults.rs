@@ -167,6 +167,8 @@ async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(h.standin.associations().len(), 1);
+    let calls = |op: &str| h.eks_operations().iter().filter(|o| *o == op).count();
+    assert_eq!(calls(CREATE), 3, "two refused, then the one that took");
 
     // The same on an in-place update of the role.
     let arn = response["PhysicalResourceId"].as_str().unwrap().to_owned();
@@ -175,9 +177,16 @@ async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
         Fault::status(400, "InvalidParameterException", message),
         1,
     );
-    let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/fresh"}));
+    let fresh = "arn:aws:iam::111122223333:role/fresh";
+    let new = properties_with(json!({ "RoleArn": fresh }));
     let response = h.send(&h.update(&arn, properties(), new)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(
+        calls("UpdatePodIdentityAssociation"),
+        2,
+        "one refused, then retried"
+    );
+    assert_eq!(h.standin.associations()[0].role_arn, fresh);
 }
 
 #[tokio::test]
@@ -279,7 +288,10 @@ async fn a_redirect_that_stored_nothing_is_not_taken_for_delivery() {
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert_eq!(h.standin.injected_fault_count(), 2);
     assert_eq!(h.responses(&event).len(), 1, "retried until it was stored");
-    assert!(h.logs().contains("301"), "the log names the status");
+    assert!(
+        h.logs().contains("HTTP status 301"),
+        "the log names the status"
+    );
 }
 
 #[tokio::test]

@@ -421,17 +421,19 @@ async fn rollback_of_a_replacement_returns_to_the_original_association() {
 #[tokio::test]
 async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
     let h = Harness::start().await;
-    // EKS hangs on the Create until the guard answers FAILED with a placeholder id.
-    h.standin.inject(
-        FaultTarget::eks("CreatePodIdentityAssociation"),
-        Fault::Delay(Duration::from_secs(30)),
-        1,
-    );
+    // EKS makes the association but its answer is lost, and the SDK's retry hangs until the
+    // guard answers FAILED with a placeholder id.
+    let create_call = || FaultTarget::eks("CreatePodIdentityAssociation");
+    h.standin
+        .inject(create_call(), Fault::ResetAfterHandling, 1);
+    h.standin
+        .inject(create_call(), Fault::Delay(Duration::from_secs(30)), 100);
     let create = h.event("Create", properties(), None);
     let _ = h.invoke(&create, Duration::from_secs(3)).await;
     let response = h.responses(&create).pop().expect("answered");
     assert_failed(&response, &["Timed out"]);
-    // The stack's Delete of that id looks the service account up, and leaves nothing behind.
+    assert_eq!(h.standin.associations().len(), 1, "the Create took effect");
+    // The stack's Delete of that id looks the service account up, and removes what it finds.
     let id = response["PhysicalResourceId"].as_str().unwrap();
     let before = h.eks_operations().len();
     h.send(&h.event("Delete", properties(), Some(id))).await;
@@ -539,8 +541,12 @@ async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
     let id = failed["PhysicalResourceId"].as_str().unwrap();
     assert!(id.contains("nothing-created"), "{id}");
     // The rollback's Delete succeeds without trying EKS, which it could not reach either.
+    // (Looking would succeed too here, after its whole wait: the log tells the two apart.)
     let response = h.send(&h.event("Delete", properties(), Some(id))).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let logs = h.logs();
+    assert!(logs.contains("made nothing: nothing to delete"), "{logs}");
+    assert!(!logs.contains("looking for an association"), "{logs}");
 }
 
 #[tokio::test]

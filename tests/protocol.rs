@@ -133,8 +133,8 @@ async fn sns_wrapped_events_answer_at_their_response_url() {
 #[tokio::test]
 async fn behind_the_provider_framework_the_result_is_returned_not_put() {
     let h = Harness::start().await;
-    let mut event = via_framework(h.event("Create", properties(), None));
-    event["ResponseURL"] = json!("...");
+    // The event keeps a ResponseURL at the stand-in's bucket, so that a PUT would show.
+    let event = via_framework(h.event("Create", properties(), None));
     let Outcome::Response(result) = h.invoke(&event, Duration::from_secs(30)).await else {
         panic!("provider mode returns a result; logs:\n{}", h.logs());
     };
@@ -150,17 +150,19 @@ async fn behind_the_provider_framework_the_result_is_returned_not_put() {
     };
     assert!(message.contains("Namespace"), "{message}");
 
-    // The framework refuses a Delete that answers with another id.
-    let delete = via_framework(h.event("Delete", json!({}), Some(&arn)));
+    // The framework refuses a Delete that answers with another id. Its events carry the
+    // placeholder "..." for a ResponseURL, which provider mode never needs.
+    let mut delete = via_framework(h.event("Delete", json!({}), Some(&arn)));
+    delete["ResponseURL"] = json!("...");
     let Outcome::Response(result) = h.invoke(&delete, Duration::from_secs(30)).await else {
         panic!("delete in provider mode");
     };
     assert_eq!(result["PhysicalResourceId"], arn.as_str());
     assert!(h.standin.associations().is_empty());
-    assert!(h
-        .standin
-        .responses(event["RequestId"].as_str().unwrap())
-        .is_empty());
+    assert!(
+        h.responses(&event).is_empty(),
+        "the result is returned, not PUT"
+    );
     assert!(
         h.standin
             .responses(bad["RequestId"].as_str().unwrap())
@@ -345,6 +347,8 @@ async fn a_non_aws_response_url_is_never_contacted() {
         h.standin.associations().is_empty(),
         "nothing is done when no answer can be sent"
     );
+    // The refusal is logged (so the logs were read), without the URL's credential.
+    assert!(h.logs().contains("no response can be sent"), "{}", h.logs());
     assert!(!h.logs().contains(SIGNATURE));
 
     let h = Harness::start().await;
