@@ -26,8 +26,9 @@ impl Backoff {
 }
 
 /// A number in [0, 1), different at each call and in each process: std's `RandomState` is
-/// seeded from the operating system's randomness once per thread and changes with each new
-/// one. No crate, and no dependence on the clock's resolution (a clock that counts in
+/// seeded from the operating system's randomness once per thread, and std makes each new
+/// one differ (an implementation detail, not a documented promise: were it to stop, every
+/// pause would still be within its bounds, only without jitter). No crate, and no dependence on the clock's resolution (a clock that counts in
 /// microseconds would give nanoseconds that are all multiples of 1000, and so no jitter).
 fn random_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
@@ -63,7 +64,8 @@ mod tests {
             .collect();
         pauses.sort();
         pauses.dedup();
-        // Twenty draws from a 53-bit fraction: equal ones would mean no jitter.
+        // Pauses in [0.5 s, 1 s) count in nanoseconds: 5×10⁸ values, so two of twenty are
+        // equal by chance about once in 2.5 million runs. More often means no jitter.
         assert_eq!(pauses.len(), 20, "{pauses:?}");
     }
 }
