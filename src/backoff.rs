@@ -28,8 +28,9 @@ impl Backoff {
 /// A number in [0, 1), different at each call and in each process: std's `RandomState` is
 /// seeded from the operating system's randomness once per thread, and std makes each new
 /// one differ (an implementation detail, not a documented promise: were it to stop, every
-/// pause would still be within its bounds, only without jitter). No crate, and no dependence on the clock's resolution (a clock that counts in
-/// microseconds would give nanoseconds that are all multiples of 1000, and so no jitter).
+/// pause would still be within its bounds, only without jitter). No crate, and no
+/// dependence on the clock's resolution (a clock that counts in microseconds would give
+/// nanoseconds that are all multiples of 1000, and so no jitter).
 fn random_fraction() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let bits = std::collections::hash_map::RandomState::new()

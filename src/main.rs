@@ -36,8 +36,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// `CFN_RESPONSE_MODE=direct|provider|auto` (`auto`, or unset: per event); anything else is logged and ignored rather than
-/// failing the start-up, which would leave every stack waiting for an answer.
+/// `CFN_RESPONSE_MODE=direct|provider|auto` (`auto`, or unset: per event); anything else is
+/// logged and ignored rather than failing the start-up, which would leave every stack waiting
+/// for an answer.
 fn forced_mode() -> Option<Mode> {
     match std::env::var("CFN_RESPONSE_MODE")
         .unwrap_or_default()
