@@ -315,13 +315,20 @@ mod tests {
         assert_eq!(c.settings.role_arn, None);
     }
 
-    #[test]
-    fn policy_compares_as_json() {
+    /// A desired association with a policy, and an actual one with session tags disabled and
+    /// no policy yet.
+    fn with_policy() -> (DesiredAssociation, Association) {
         let mut d = desired();
         d.disable_session_tags = true;
         d.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
         let mut a = actual();
         a.disable_session_tags = true;
+        (d, a)
+    }
+
+    #[test]
+    fn policy_compares_as_json() {
+        let (mut d, mut a) = with_policy();
         a.policy = Some("{ \"Statement\": [], \"Version\": \"2012-10-17\" }".into());
         assert!(changes(&d, &a, &owner()).is_empty());
         d.policy = None;
@@ -336,11 +343,7 @@ mod tests {
 
     #[test]
     fn a_new_policy_says_session_tags_are_disabled() {
-        let mut d = desired();
-        d.disable_session_tags = true;
-        d.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
-        let mut a = actual();
-        a.disable_session_tags = true;
+        let (d, a) = with_policy();
         assert_eq!(
             changes(&d, &a, &owner()).settings,
             SettingsChange {
