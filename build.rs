@@ -25,20 +25,38 @@ fn main() {
         println!("cargo::rustc-link-arg-bins=-no-pie");
         // Debug builds are linked as they are: no one measures them, and matching a
         // thousand patterns against their sections only slows every test build.
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("link/hot-text.ld");
         if std::env::var("PROFILE").as_deref() == Ok("release") {
-            if script.is_file() {
-                // Joined to its path, not `-Wl,-T,path`, which splits a path at its commas.
-                println!("cargo::rustc-link-arg-bins=-T{}", script.display());
-            } else {
-                // Linked without it, so that `make hot-text` can make it again.
-                println!(
-                    "cargo::warning={} is missing: the code is not ordered (make hot-text)",
-                    script.display()
-                );
-            }
+            order_hot_text();
         }
     }
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=link/hot-text.ld");
+}
+
+/// Passes the linker a copy of `link/hot-text.ld` kept in `OUT_DIR`, not the checkout's own
+/// file. Cargo reuses this script's output from a run in another checkout of the same
+/// workspace when they share a target directory (its fingerprint does not hold the
+/// checkout's path, and the file's modification time is older than that run): a path into
+/// that checkout broke every release link once it was deleted, while `OUT_DIR` lives as
+/// long as the output that names it. The copy is made at run time, from the directory this
+/// run was given, not from one compiled into the script.
+fn order_hot_text() {
+    let (Some(manifest_dir), Some(out_dir)) = (
+        std::env::var_os("CARGO_MANIFEST_DIR"),
+        std::env::var_os("OUT_DIR"),
+    ) else {
+        println!("cargo::warning=CARGO_MANIFEST_DIR or OUT_DIR is unset: the code is not ordered");
+        return;
+    };
+    let script = std::path::Path::new(&manifest_dir).join("link/hot-text.ld");
+    let copy = std::path::Path::new(&out_dir).join("hot-text.ld");
+    match std::fs::copy(&script, &copy) {
+        // Joined to its path, not `-Wl,-T,path`, which splits a path at its commas.
+        Ok(_) => println!("cargo::rustc-link-arg-bins=-T{}", copy.display()),
+        // Linked without it, so that `make hot-text` can make it again.
+        Err(e) => println!(
+            "cargo::warning=cannot copy {}: {e}: the code is not ordered (make hot-text)",
+            script.display()
+        ),
+    }
 }
