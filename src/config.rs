@@ -95,6 +95,46 @@ impl Environment {
     }
 }
 
+impl Environment {
+    /// The host the SDK will send EKS calls for `region` to, when it can be told without the
+    /// SDK's partition table, so that it can be looked up at start-up (`dns`), before the
+    /// table is loaded: the endpoint URL's host, or `eks.{region}.amazonaws.com`
+    /// (`.amazonaws.com.cn` in China) for the standard, China and GovCloud partitions'
+    /// regions without FIPS or dual-stack endpoints. `None` for anything else, which is then
+    /// looked up when called, as it always was; a wrong answer would cost one look-up only.
+    pub fn eks_host(&self, region: &str) -> Option<String> {
+        if let Some(url) = &self.endpoint_url {
+            let url = reqwest::Url::parse(url).ok()?;
+            return url.host_str().map(str::to_owned);
+        }
+        if self.use_fips == Some(true) || self.use_dual_stack == Some(true) {
+            return None;
+        }
+        let label = |part: &str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        let parts: Vec<&str> = region.split('-').collect();
+        let suffix = match parts.as_slice() {
+            ["cn", area, number] if label(area) && label(number) => "amazonaws.com.cn",
+            ["us", "gov", area, number] if label(area) && label(number) => "amazonaws.com",
+            [geo, area, number]
+                if geo.len() == 2
+                    && label(geo)
+                    && label(area)
+                    && number.bytes().all(|b| b.is_ascii_digit())
+                    && !number.is_empty() =>
+            {
+                "amazonaws.com"
+            }
+            _ => return None,
+        };
+        Some(format!("eks.{region}.{suffix}"))
+    }
+}
+
 /// The credentials from the environment, or, when it holds none, an error on each EKS call
 /// that names the variables: the event then ends in a FAILED response that says what to set,
 /// rather than in the SDK's complaint that no credentials provider was configured.
@@ -226,6 +266,67 @@ mod tests {
             ("AWS_USE_DUALSTACK_ENDPOINT", "1"),
         ]);
         assert_eq!((env.use_fips, env.use_dual_stack), (None, None));
+    }
+
+    /// The host `eks_host` tells for each region is the one the SDK's endpoint rules give
+    /// (its partition table included), and regions of other partitions get none.
+    #[tokio::test]
+    async fn the_eks_host_is_the_one_the_sdk_resolves() {
+        use aws_sdk_eks::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let resolver = DefaultResolver::new();
+        let env = read(&[]);
+        for region in [
+            "us-east-1",
+            "eu-central-2",
+            "ap-southeast-7",
+            "mx-central-1",
+            "il-central-1",
+            "cn-north-1",
+            "cn-northwest-1",
+            "us-gov-west-1",
+            "us-gov-east-1",
+        ] {
+            let params = Params::builder().region(region).build().expect("params");
+            let endpoint = resolver
+                .resolve_endpoint(&params)
+                .await
+                .expect("an endpoint");
+            let url = reqwest::Url::parse(endpoint.url()).expect("a URL");
+            assert_eq!(env.eks_host(region).as_deref(), url.host_str(), "{region}");
+        }
+        for region in [
+            "us-iso-east-1",
+            "us-isob-east-1",
+            "eu-isoe-west-1",
+            "us-isof-south-1",
+            "eusc-de-east-1",
+            "",
+            "us-east-1.evil.com",
+            "US-EAST-1",
+            "us-east-x",
+        ] {
+            assert_eq!(env.eks_host(region), None, "{region}");
+        }
+    }
+
+    #[test]
+    fn an_endpoint_url_or_a_fips_or_dual_stack_choice_decides_the_eks_host() {
+        let at = |vars: &[(&str, &str)]| read(vars).eks_host("us-east-1");
+        assert_eq!(
+            at(&[("AWS_ENDPOINT_URL_EKS", "https://localhost:9001")]).as_deref(),
+            Some("localhost")
+        );
+        assert_eq!(
+            at(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9001/")]).as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(at(&[("AWS_ENDPOINT_URL_EKS", "not a url")]), None);
+        assert_eq!(at(&[("AWS_USE_FIPS_ENDPOINT", "true")]), None);
+        assert_eq!(at(&[("AWS_USE_DUALSTACK_ENDPOINT", "true")]), None);
+        assert_eq!(
+            at(&[("AWS_USE_FIPS_ENDPOINT", "false")]).as_deref(),
+            Some("eks.us-east-1.amazonaws.com")
+        );
     }
 
     #[test]

@@ -85,6 +85,13 @@ impl ResponseUrl {
     }
 }
 
+impl ResponseUrl {
+    /// The host the response is PUT to.
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
+    }
+}
+
 impl fmt::Display for ResponseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&redact(self.0.as_str()))

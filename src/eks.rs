@@ -592,7 +592,7 @@ mod tests {
             };
             Some(value.to_owned())
         });
-        let http = crate::http::client().expect("an HTTP client");
+        let http = crate::http::client(Default::default()).expect("an HTTP client");
         let config = config(http, environment);
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(

@@ -8,6 +8,7 @@
 use crate::arn::{is_sns_topic, lambda_function_name};
 use crate::backoff::Backoff;
 use crate::delivery::{deliver, ResponseUrl};
+use crate::dns::Resolver;
 use crate::eks::Eks;
 use crate::event::{Incoming, Request, RequestType};
 use crate::plan::Owner;
@@ -46,6 +47,7 @@ pub struct Settings {
 pub struct Handler {
     eks: Eks,
     http: reqwest::Client,
+    resolver: Arc<Resolver>,
     settings: Settings,
 }
 
@@ -132,10 +134,16 @@ fn reserve(total: Duration) -> Duration {
 
 impl Handler {
     /// Puts the pieces together.
-    pub fn new(eks: Eks, http: reqwest::Client, settings: Settings) -> Handler {
+    pub fn new(
+        eks: Eks,
+        http: reqwest::Client,
+        resolver: Arc<Resolver>,
+        settings: Settings,
+    ) -> Handler {
         Handler {
             eks,
             http,
+            resolver,
             settings,
         }
     }
@@ -172,6 +180,10 @@ impl Handler {
                 Mode::Direct => Some(self.response_url(&request)?),
                 Mode::Provider => None,
             };
+            // Looked up while the EKS calls run, rather than after them.
+            if let Some(url) = &url {
+                self.resolver.look_up_ahead(url.host());
+            }
             let progress = Progress::default();
             // Boxed where it is made: the operation's future is about 19 KB, and moving it
             // by value into its task made this block's stack frame 44 KB rather than 21

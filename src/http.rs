@@ -6,6 +6,7 @@
 //! system's certificates), which is most of what separated this function's cold start, size
 //! and memory from a bare Lambda function (`make bench`).
 
+use crate::dns::Resolver;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -21,11 +22,13 @@ use tracing::warn;
 /// How long a TCP and TLS connection may take to open, for EKS and S3 alike.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Builds the process's HTTP client, trusting also the certificates in the PEM file that
-/// `SSL_CERT_FILE` names, if it does.
-pub fn client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
+/// Builds the process's HTTP client, looking host names up through `resolver` and trusting
+/// also the certificates in the PEM file that `SSL_CERT_FILE` names, if it does.
+pub fn client(
+    resolver: Arc<Resolver>,
+) -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
     let extra = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
-    client_trusting(extra.as_deref())
+    client_trusting(extra.as_deref(), resolver)
 }
 
 /// Builds the process's HTTP client.
@@ -38,6 +41,7 @@ pub fn client() -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sy
 /// start-up: a function that does not start answers no event, and leaves every stack waiting.
 pub fn client_trusting(
     extra: Option<&Path>,
+    resolver: Arc<Resolver>,
 ) -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -53,6 +57,7 @@ pub fn client_trusting(
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(CONNECT_TIMEOUT)
+        .dns_resolver(resolver)
         .build()?)
 }
 
@@ -247,7 +252,7 @@ mod tests {
     #[tokio::test]
     async fn trusts_the_certificates_of_ssl_cert_file_too() {
         let port = self_signed_tls_server().await.port();
-        let trusting = client_trusting(Some(&fixture("localhost.crt"))).unwrap();
+        let trusting = client_trusting(Some(&fixture("localhost.crt")), Arc::default()).unwrap();
         let response = trusting
             .get(format!("https://localhost:{port}/"))
             .send()
@@ -260,7 +265,7 @@ mod tests {
     async fn an_unusable_ssl_cert_file_is_skipped_not_fatal() {
         let port = self_signed_tls_server().await.port();
         for unusable in [fixture("missing.crt"), fixture("localhost.key")] {
-            let client = client_trusting(Some(&unusable)).unwrap();
+            let client = client_trusting(Some(&unusable), Arc::default()).unwrap();
             let refused = client
                 .get(format!("https://localhost:{port}/"))
                 .send()
@@ -272,7 +277,7 @@ mod tests {
     #[tokio::test]
     async fn speaks_tls_and_trusts_only_its_roots() {
         let port = self_signed_tls_server().await.port();
-        let error = client_trusting(None)
+        let error = client_trusting(None, Arc::default())
             .unwrap()
             .get(format!("https://localhost:{port}/"))
             .send()
@@ -307,7 +312,7 @@ mod tests {
         });
 
         let response = send(
-            &client_trusting(None).unwrap(),
+            &client_trusting(None, Arc::default()).unwrap(),
             sdk_request(
                 &format!("http://{address}/clusters/c/pod-identity-associations"),
                 "{\"a\":1}",
@@ -339,7 +344,7 @@ mod tests {
 
     async fn failed_sdk_request(address: std::net::SocketAddr) -> ConnectorError {
         let request = sdk_request(&format!("http://{address}/"), "{}");
-        send(&client_trusting(None).unwrap(), request)
+        send(&client_trusting(None, Arc::default()).unwrap(), request)
             .await
             .unwrap_err()
     }

@@ -16,6 +16,7 @@ pub mod arn;
 pub mod backoff;
 pub mod config;
 pub mod delivery;
+pub mod dns;
 pub mod eks;
 pub mod event;
 pub mod handler;

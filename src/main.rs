@@ -2,6 +2,7 @@
 //! event (the shape of aws-lambda-rust-runtime's `basic-shared-resource` example).
 
 use cfn_eks_pod_identity::config::Environment;
+use cfn_eks_pod_identity::dns::Resolver;
 use cfn_eks_pod_identity::eks::Eks;
 use cfn_eks_pod_identity::event::Incoming;
 use cfn_eks_pod_identity::handler::{Handler, Mode, Settings};
@@ -13,7 +14,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     cfn_eks_pod_identity::logging::init();
 
     // One HTTP client for everything: the SDK's EKS calls and the response PUT.
-    let http = cfn_eks_pod_identity::http::client()?;
+    let resolver = Arc::new(Resolver::default());
+    let http = cfn_eks_pod_identity::http::client(resolver.clone())?;
     let environment = Environment::read();
     let settings = Settings {
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default(),
@@ -25,8 +27,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .clone()
             .unwrap_or_else(|| "us-east-1".to_owned()),
     };
+    // Looked up while the runtime asks for the first event, rather than after it.
+    if let Some(host) = environment.eks_host(&settings.default_region) {
+        resolver.look_up_ahead(&host);
+    }
     let config = cfn_eks_pod_identity::eks::config(http.clone(), environment);
-    let handler = Arc::new(Handler::new(Eks::new(config), http, settings));
+    let handler = Arc::new(Handler::new(Eks::new(config), http, resolver, settings));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {
         let deadline = event.context.deadline();

@@ -111,7 +111,8 @@ async fn throttling_never_uses_up_the_retries_of_later_calls() {
     let standin = Standin::start().await.expect("start the stand-in");
     let env: HashMap<String, String> = standin.function_env().into_iter().collect();
     let environment = Environment::from_vars(|name| env.get(name).cloned());
-    let http = cfn_eks_pod_identity::http::client_trusting(None).expect("an HTTP client");
+    let http = cfn_eks_pod_identity::http::client_trusting(None, Default::default())
+        .expect("an HTTP client");
     let quick = eks::config(http, environment)
         .to_builder()
         .retry_config(

@@ -501,6 +501,50 @@ async fn the_whole_lifecycle_over_https_as_deployed() {
     assert!(h.standin.associations().is_empty());
 }
 
+/// The log filter that shows how the HTTP client's hosts were looked up (src/dns.rs).
+const LOOK_UPS: (&str, &str) = ("RUST_LOG", "info,cfn_eks_pod_identity::dns=debug");
+
+/// The log lines of the look-ups of `host`.
+fn look_ups(h: &Harness, host: &str) -> Vec<String> {
+    let field = format!("host=\"{host}\"");
+    h.logs()
+        .lines()
+        .filter(|line| line.contains(&field))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_eks_host_is_looked_up_while_the_first_event_is_awaited() {
+    // Over HTTPS EKS is at `localhost`, a name, as it is deployed.
+    let h = Harness::start_tls_with(&[LOOK_UPS]).await;
+    h.create(properties()).await;
+    let look_ups = look_ups(&h, "localhost");
+    assert!(
+        look_ups.len() == 1 && look_ups[0].contains("the look-up made ahead"),
+        "one look-up of EKS's host, made at start-up: {look_ups:?}\n{}",
+        h.logs()
+    );
+}
+
+#[tokio::test]
+async fn the_response_urls_host_is_looked_up_while_eks_is_called() {
+    // EKS at 127.0.0.1 (no look-up), the response at `localhost`: a second host, as S3 is.
+    let h = Harness::start_with(&[LOOK_UPS]).await;
+    let mut event = h.event("Create", properties(), None);
+    let url = event["ResponseURL"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    event["ResponseURL"] = json!(url.replacen("127.0.0.1", "localhost", 1));
+    let response = h.send(&event).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let look_ups = look_ups(&h, "localhost");
+    assert!(
+        look_ups.len() == 1 && look_ups[0].contains("the look-up made ahead"),
+        "one look-up of the response's host, made when the event came: {look_ups:?}\n{}",
+        h.logs()
+    );
+}
+
 #[tokio::test]
 async fn settings_and_tags_change_in_one_update() {
     let h = Harness::start().await;

@@ -64,8 +64,13 @@ impl Harness {
     /// Starts the stand-in with EKS and the bucket over HTTPS, as deployed, and the
     /// function trusting its certificate through `SSL_CERT_FILE`.
     pub async fn start_tls() -> Harness {
+        Harness::start_tls_with(&[]).await
+    }
+
+    /// [`Harness::start_tls`], with extra environment variables, as for `start_with`.
+    pub async fn start_tls_with(env: &[(&str, &str)]) -> Harness {
         let standin = Standin::start_tls().await.expect("start the stand-in");
-        Harness::run(standin, &[])
+        Harness::run(standin, env)
     }
 
     fn run(standin: Standin, env: &[(&str, &str)]) -> Harness {

@@ -1,0 +1,282 @@
+//! Host-name look-ups for the HTTP client, started before the requests that need them.
+//!
+//! A look-up blocks (glibc's `getaddrinfo`: the resolver's configuration files, then a query
+//! to Lambda's resolver), so it runs on a thread of tokio's blocking pool, as reqwest's own
+//! resolver runs it, and a request to a host it has no connection to waits for it. The hosts
+//! are known sooner: EKS's from the environment at start-up, while the runtime asks for the
+//! first event, and S3's as soon as an event is read, while its EKS calls run.
+//! [`Resolver::look_up_ahead`] starts a look-up then, and the request that needs the host
+//! takes its result, so that the wait overlaps with work that happens anyway.
+//!
+//! A look-up made ahead serves one request, and only while it is fresh ([`FRESH_FOR`]): it
+//! is not a cache that could outlive what the name's DNS records allow. A request that finds
+//! none, or finds one that failed, looks the host up itself, as without this module.
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use std::collections::hash_map::{Entry, HashMap};
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::debug;
+
+/// How long after it started a look-up made ahead may still be used. S3 changes the
+/// addresses of its endpoints in DNS as it needs to, and expects clients to look them up
+/// again: a request a few seconds after its look-up gets what a look-up of its own would
+/// have got.
+pub const FRESH_FOR: Duration = Duration::from_secs(5);
+
+type LookUp = Arc<dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync>;
+type Started = (Instant, JoinHandle<io::Result<Vec<SocketAddr>>>);
+
+/// The HTTP client's resolver: looks a host up on tokio's blocking pool, or takes the
+/// look-up started ahead for it.
+pub struct Resolver {
+    ahead: Mutex<HashMap<String, Started>>,
+    look_up: LookUp,
+    fresh_for: Duration,
+}
+
+impl Default for Resolver {
+    /// Looks hosts up with the system's resolver (`getaddrinfo`).
+    fn default() -> Resolver {
+        Resolver::new(
+            Arc::new(|host| Ok((host, 0).to_socket_addrs()?.collect())),
+            FRESH_FOR,
+        )
+    }
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ahead: Vec<String> = self.lock().keys().cloned().collect();
+        f.debug_struct("Resolver").field("ahead", &ahead).finish()
+    }
+}
+
+impl Resolver {
+    fn new(look_up: LookUp, fresh_for: Duration) -> Resolver {
+        Resolver {
+            ahead: Mutex::default(),
+            look_up,
+            fresh_for,
+        }
+    }
+
+    /// Starts looking `host` up for a request to it that will follow soon. Nothing is done
+    /// for an IP address, which needs no look-up, or for a host already being looked up.
+    /// Must be called within a tokio runtime.
+    pub fn look_up_ahead(&self, host: &str) {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.parse::<IpAddr>().is_ok() {
+            return;
+        }
+        let host = host.to_ascii_lowercase();
+        let now = Instant::now();
+        let mut ahead = self.lock();
+        // Those no request took: nothing will.
+        ahead.retain(|_, (started, _)| now.duration_since(*started) < self.fresh_for);
+        if let Entry::Vacant(entry) = ahead.entry(host) {
+            let lookup = spawn(self.look_up.clone(), entry.key().clone());
+            entry.insert((now, lookup));
+        }
+    }
+
+    /// The look-up started ahead for `host`, if it is still fresh.
+    fn take(&self, host: &str) -> Option<JoinHandle<io::Result<Vec<SocketAddr>>>> {
+        let (started, lookup) = self.lock().remove(&host.to_ascii_lowercase())?;
+        (started.elapsed() < self.fresh_for).then_some(lookup)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Started>> {
+        self.ahead.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Resolve for Resolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        let ahead = self.take(&host);
+        let look_up = self.look_up.clone();
+        Box::pin(async move {
+            if let Some(lookup) = ahead {
+                match lookup.await {
+                    Ok(Ok(addresses)) if !addresses.is_empty() => {
+                        debug!(host, "addresses from the look-up made ahead");
+                        return Ok(Box::new(addresses.into_iter()) as Addrs);
+                    }
+                    // It failed or found nothing, perhaps a moment too soon: ask again.
+                    _ => debug!(
+                        host,
+                        "the look-up made ahead found nothing; looking up again"
+                    ),
+                }
+            } else {
+                debug!(host, "looking up");
+            }
+            let addresses = spawn(look_up, host).await??;
+            Ok(Box::new(addresses.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Runs `look_up` for `host` on tokio's blocking pool. Addresses come with port 0: the
+/// connector sets the URL's.
+fn spawn(look_up: LookUp, host: String) -> JoinHandle<io::Result<Vec<SocketAddr>>> {
+    tokio::task::spawn_blocking(move || look_up(&host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A resolver whose look-ups are counted, answered by `answer` (given the count so far).
+    fn counted(
+        fresh_for: Duration,
+        answer: fn(usize) -> io::Result<Vec<SocketAddr>>,
+    ) -> (Resolver, Arc<AtomicUsize>) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let counter = count.clone();
+        let look_up: LookUp =
+            Arc::new(move |_host: &str| answer(counter.fetch_add(1, Ordering::SeqCst)));
+        (Resolver::new(look_up, fresh_for), count)
+    }
+
+    fn address(last: u8) -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, last], 0))
+    }
+
+    fn numbered(n: usize) -> io::Result<Vec<SocketAddr>> {
+        Ok(vec![address(n as u8 + 1)])
+    }
+
+    async fn resolve(resolver: &Resolver, host: &str) -> Result<Vec<SocketAddr>, String> {
+        let name: Name = host.parse().map_err(|_| "a name".to_owned())?;
+        match resolver.resolve(name).await {
+            Ok(addresses) => Ok(addresses.collect()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Waits until `count` look-ups have run, so that a test knows one started ahead has.
+    async fn until(count: &AtomicUsize, n: usize) {
+        for _ in 0..500 {
+            if count.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!(
+            "{n} look-ups expected, {} made",
+            count.load(Ordering::SeqCst)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_looked_up_ahead_is_not_looked_up_again_by_its_request() {
+        let (resolver, count) = counted(FRESH_FOR, numbered);
+        resolver.look_up_ahead("EKS.us-east-1.amazonaws.com");
+        until(&count, 1).await;
+        let addresses = resolve(&resolver, "eks.us-east-1.amazonaws.com").await;
+        assert_eq!(addresses, Ok(vec![address(1)]));
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            1,
+            "the request took the look-up made ahead"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_look_up_made_ahead_serves_one_request_only() {
+        let (resolver, count) = counted(FRESH_FOR, numbered);
+        resolver.look_up_ahead("bucket.s3.amazonaws.com");
+        assert_eq!(
+            resolve(&resolver, "bucket.s3.amazonaws.com").await,
+            Ok(vec![address(1)])
+        );
+        assert_eq!(
+            resolve(&resolver, "bucket.s3.amazonaws.com").await,
+            Ok(vec![address(2)])
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stale_look_up_made_ahead_is_not_used_and_not_kept() {
+        let (resolver, count) = counted(Duration::ZERO, numbered);
+        resolver.look_up_ahead("bucket.s3.amazonaws.com");
+        until(&count, 1).await;
+        assert_eq!(
+            resolve(&resolver, "bucket.s3.amazonaws.com").await,
+            Ok(vec![address(2)])
+        );
+        resolver.look_up_ahead("a.example");
+        resolver.look_up_ahead("b.example");
+        assert_eq!(
+            resolver.lock().len(),
+            1,
+            "a.example, never taken, was dropped"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_look_up_made_ahead_is_made_again_by_its_request() {
+        let (resolver, count) = counted(FRESH_FOR, |n| match n {
+            0 => Err(io::Error::other("temporary failure in name resolution")),
+            _ => numbered(n),
+        });
+        resolver.look_up_ahead("eks.us-east-1.amazonaws.com");
+        until(&count, 1).await;
+        let addresses = resolve(&resolver, "eks.us-east-1.amazonaws.com").await;
+        assert_eq!(addresses, Ok(vec![address(2)]));
+        let (resolver, count) = counted(FRESH_FOR, |n| match n {
+            0 => Ok(Vec::new()),
+            _ => numbered(n),
+        });
+        resolver.look_up_ahead("eks.us-east-1.amazonaws.com");
+        until(&count, 1).await;
+        let addresses = resolve(&resolver, "eks.us-east-1.amazonaws.com").await;
+        assert_eq!(
+            addresses,
+            Ok(vec![address(2)]),
+            "no addresses: looked up again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_look_up_made_ahead_looks_up_its_own_host() {
+        let (resolver, count) = counted(FRESH_FOR, numbered);
+        resolver.look_up_ahead("a.example");
+        until(&count, 1).await;
+        assert_eq!(resolve(&resolver, "b.example").await, Ok(vec![address(2)]));
+        let (failing, _) = counted(FRESH_FOR, |_| Err(io::Error::other("no such host")));
+        let error = resolve(&failing, "b.example").await.expect_err("a failure");
+        assert!(error.contains("no such host"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn addresses_and_empty_hosts_are_not_looked_up() {
+        let (resolver, count) = counted(FRESH_FOR, numbered);
+        for host in ["127.0.0.1", "[::1]", "::1", ""] {
+            resolver.look_up_ahead(host);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        assert_eq!(resolver.lock().len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_system_resolver_finds_localhost() {
+        let resolver = Resolver::default();
+        resolver.look_up_ahead("localhost");
+        let addresses = resolve(&resolver, "localhost").await.expect("localhost");
+        assert!(
+            addresses.iter().all(|a| a.ip().is_loopback()),
+            "{addresses:?}"
+        );
+        assert!(!addresses.is_empty());
+    }
+}
