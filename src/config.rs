@@ -93,12 +93,10 @@ impl Environment {
             app_name,
         }
     }
-}
 
-impl Environment {
     /// The host the SDK will send EKS calls for `region` to, when it can be told without the
-    /// SDK's partition table, so that it can be looked up at start-up (`dns`), before the
-    /// table is loaded: the endpoint URL's host, or `eks.{region}.amazonaws.com`
+    /// SDK's partition table, so that it can be looked up at start-up ([`crate::dns`]),
+    /// before the table is loaded: the endpoint URL's host, or `eks.{region}.amazonaws.com`
     /// (`.amazonaws.com.cn` in China) for the standard, China and GovCloud partitions'
     /// regions without FIPS or dual-stack endpoints. `None` for anything else, which is then
     /// looked up when called, as it always was; a wrong answer would cost one look-up only.

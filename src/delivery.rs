@@ -83,9 +83,7 @@ impl ResponseUrl {
             _ => Err(refused("only https is allowed")),
         }
     }
-}
 
-impl ResponseUrl {
     /// The host the response is PUT to.
     pub fn host(&self) -> &str {
         self.0.host_str().unwrap_or_default()

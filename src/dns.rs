@@ -8,14 +8,17 @@
 //! [`Resolver::look_up_ahead`] starts a look-up then, and the request that needs the host
 //! takes its result, so that the wait overlaps with work that happens anyway.
 //!
-//! A look-up made ahead serves one request, and only while it is fresh ([`FRESH_FOR`]): it
-//! is not a cache that could outlive what the name's DNS records allow. A request that finds
-//! none, or finds one that failed, looks the host up itself, as without this module.
+//! A look-up made ahead serves one request, and only within five seconds of starting: it is
+//! not a cache, and its answer is at most that much older than the request's own look-up's
+//! would have been. A request that finds none, or finds one that failed, looks the host up
+//! itself, as without this module. Starting a look-up ahead never fails or panics: one that
+//! cannot be started is left to the request.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::hash_map::{Entry, HashMap};
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -24,9 +27,9 @@ use tracing::debug;
 
 /// How long after it started a look-up made ahead may still be used. S3 changes the
 /// addresses of its endpoints in DNS as it needs to, and expects clients to look them up
-/// again: a request a few seconds after its look-up gets what a look-up of its own would
-/// have got.
-pub const FRESH_FOR: Duration = Duration::from_secs(5);
+/// again; a look-up is made ahead by moments (the first `/next`, an event's EKS calls), and
+/// one older than this is better made again.
+const FRESH_FOR: Duration = Duration::from_secs(5);
 
 type LookUp = Arc<dyn Fn(&str) -> io::Result<Vec<SocketAddr>> + Send + Sync>;
 type Started = (Instant, JoinHandle<io::Result<Vec<SocketAddr>>>);
@@ -49,13 +52,6 @@ impl Default for Resolver {
     }
 }
 
-impl std::fmt::Debug for Resolver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ahead: Vec<String> = self.lock().keys().cloned().collect();
-        f.debug_struct("Resolver").field("ahead", &ahead).finish()
-    }
-}
-
 impl Resolver {
     fn new(look_up: LookUp, fresh_for: Duration) -> Resolver {
         Resolver {
@@ -66,11 +62,12 @@ impl Resolver {
     }
 
     /// Starts looking `host` up for a request to it that will follow soon. Nothing is done
-    /// for an IP address, which needs no look-up, or for a host already being looked up.
-    /// Must be called within a tokio runtime.
+    /// for an IP address, which needs no look-up, for a host already being looked up, or
+    /// outside a tokio runtime.
     pub fn look_up_ahead(&self, host: &str) {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.parse::<IpAddr>().is_ok() {
+        let no_pool = tokio::runtime::Handle::try_current().is_err();
+        if host.is_empty() || host.parse::<IpAddr>().is_ok() || no_pool {
             return;
         }
         let host = host.to_ascii_lowercase();
@@ -79,15 +76,21 @@ impl Resolver {
         // Those no request took: nothing will.
         ahead.retain(|_, (started, _)| now.duration_since(*started) < self.fresh_for);
         if let Entry::Vacant(entry) = ahead.entry(host) {
-            let lookup = spawn(self.look_up.clone(), entry.key().clone());
-            entry.insert((now, lookup));
+            // tokio panics when its blocking pool has no thread and the system starts none.
+            // A look-up ahead must not end the event for that: the request's own look-up,
+            // inside the request, is where such a failure was met before.
+            let (look_up, host) = (self.look_up.clone(), entry.key().clone());
+            let started = catch_unwind(AssertUnwindSafe(|| look_up_on_pool(look_up, host)));
+            if let Ok(pending) = started {
+                entry.insert((now, pending));
+            }
         }
     }
 
     /// The look-up started ahead for `host`, if it is still fresh.
     fn take(&self, host: &str) -> Option<JoinHandle<io::Result<Vec<SocketAddr>>>> {
-        let (started, lookup) = self.lock().remove(&host.to_ascii_lowercase())?;
-        (started.elapsed() < self.fresh_for).then_some(lookup)
+        let (started, pending) = self.lock().remove(&host.to_ascii_lowercase())?;
+        (started.elapsed() < self.fresh_for).then_some(pending)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Started>> {
@@ -101,8 +104,8 @@ impl Resolve for Resolver {
         let ahead = self.take(&host);
         let look_up = self.look_up.clone();
         Box::pin(async move {
-            if let Some(lookup) = ahead {
-                match lookup.await {
+            if let Some(pending) = ahead {
+                match pending.await {
                     Ok(Ok(addresses)) if !addresses.is_empty() => {
                         debug!(host, "addresses from the look-up made ahead");
                         return Ok(Box::new(addresses.into_iter()) as Addrs);
@@ -116,7 +119,7 @@ impl Resolve for Resolver {
             } else {
                 debug!(host, "looking up");
             }
-            let addresses = spawn(look_up, host).await??;
+            let addresses = look_up_on_pool(look_up, host).await??;
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
     }
@@ -124,7 +127,7 @@ impl Resolve for Resolver {
 
 /// Runs `look_up` for `host` on tokio's blocking pool. Addresses come with port 0: the
 /// connector sets the URL's.
-fn spawn(look_up: LookUp, host: String) -> JoinHandle<io::Result<Vec<SocketAddr>>> {
+fn look_up_on_pool(look_up: LookUp, host: String) -> JoinHandle<io::Result<Vec<SocketAddr>>> {
     tokio::task::spawn_blocking(move || look_up(&host))
 }
 
@@ -163,7 +166,7 @@ mod tests {
 
     /// Waits until `count` look-ups have run, so that a test knows one started ahead has.
     async fn until(count: &AtomicUsize, n: usize) {
-        for _ in 0..500 {
+        for _ in 0..5000 {
             if count.load(Ordering::SeqCst) >= n {
                 return;
             }
@@ -266,6 +269,14 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(count.load(Ordering::SeqCst), 0);
         assert_eq!(resolver.lock().len(), 0);
+    }
+
+    #[test]
+    fn outside_a_runtime_nothing_is_looked_up_ahead() {
+        let (resolver, count) = counted(FRESH_FOR, numbered);
+        resolver.look_up_ahead("a.example");
+        assert_eq!(resolver.lock().len(), 0);
+        assert_eq!(count.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

@@ -31,7 +31,7 @@ pub fn client(
     client_trusting(extra.as_deref(), resolver)
 }
 
-/// Builds the process's HTTP client.
+/// Builds the process's HTTP client, which looks host names up through `resolver`.
 ///
 /// Its trust store is the compiled-in Mozilla root set rather than the system's: the hosts it
 /// talks to are AWS endpoints (EKS, S3), whose roots it holds, and reading the system's
