@@ -39,7 +39,10 @@ fn main() {
 /// checkout's path, and the file's modification time is older than that run): a path into
 /// that checkout broke every release link once it was deleted, while `OUT_DIR` lives as
 /// long as the output that names it. The copy is made at run time, from the directory this
-/// run was given, not from one compiled into the script.
+/// run was given, not from one compiled into the script. With a shared target directory it
+/// is of the checkout that last ran this script: another checkout's script, if they differ,
+/// only orders the code less well. Written afresh, not with `fs::copy`, which would carry a
+/// read-only source's mode over to the copy and then fail to overwrite it.
 fn order_hot_text() {
     let (Some(manifest_dir), Some(out_dir)) = (
         std::env::var_os("CARGO_MANIFEST_DIR"),
@@ -50,7 +53,8 @@ fn order_hot_text() {
     };
     let script = std::path::Path::new(&manifest_dir).join("link/hot-text.ld");
     let copy = std::path::Path::new(&out_dir).join("hot-text.ld");
-    match std::fs::copy(&script, &copy) {
+    let _ = std::fs::remove_file(&copy);
+    match std::fs::read(&script).and_then(|text| std::fs::write(&copy, text)) {
         // Joined to its path, not `-Wl,-T,path`, which splits a path at its commas.
         Ok(_) => println!("cargo::rustc-link-arg-bins=-T{}", copy.display()),
         // Linked without it, so that `make hot-text` can make it again.
