@@ -44,6 +44,18 @@ pub fn routes() -> Router<Arc<Shared>> {
         )
         // A wildcard, because a client may leave the ARN's slashes unencoded.
         .route("/tags/{*arn}", get(list_tags).post(tag).delete(untag))
+        .layer(axum::middleware::from_fn(carry_out))
+}
+
+/// Handles `request` in a task of its own, so that a client that goes away before the answer
+/// (an attempt timed out, a Lambda cut off at its deadline) does not cancel it: EKS, like any
+/// AWS service, carries out a request it has received whether or not anyone is left to read
+/// the answer. A client can then never take a request it abandoned for one that did nothing.
+async fn carry_out(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// What every EKS handler needs from the request head.
