@@ -303,10 +303,11 @@ async fn converge(
 
 /// Delete: remove the association named by the PhysicalResourceId, if this stack resource
 /// owns it. The id of a Create that made nothing needs no EKS call. Any other id that is not
-/// an association ARN (a Create's that was cut off, or one CloudFormation invented after
-/// giving up on a Create that may since have succeeded, or may still) is looked up by the
-/// properties' service account instead, and removed under the same ownership rule. What is
-/// already gone, association or cluster, is what Delete wants anyway.
+/// an association ARN (the placeholder of a Create whose effect is unknown, or one
+/// CloudFormation invented after giving up on a Create that may since have succeeded, or may
+/// still) is looked up by the properties' service account instead, and removed under the
+/// same ownership rule, for as long as that Create may still make something. What is already
+/// gone, association or cluster, is what Delete wants anyway.
 pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
     let done = Success {
@@ -326,14 +327,18 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                     info!("the PhysicalResourceId is not an association ARN and the properties are invalid: nothing to delete");
                     return Ok(done);
                 }
-                // A failed Create's placeholder: that Create has answered. (CloudFormation always
-                // sends an id; an event without one is not taken for an invented one.)
-                Ok(desired) if physical_id.is_empty() || is_placeholder_id(&physical_id) => {
-                    info!("the PhysicalResourceId is a failed Create's placeholder, or missing: looking for an association this resource owns");
+                // CloudFormation always sends an id; an event without one is not taken for a
+                // Create's that may still make something.
+                Ok(desired) if physical_id.is_empty() => {
+                    info!("the event has no PhysicalResourceId: looking for an association this resource owns");
                     ctx.eks.find(&desired.placement).await?
                 }
                 Ok(desired) => {
-                    info!("the PhysicalResourceId is one CloudFormation invented: looking for an association this resource owns");
+                    if is_placeholder_id(&physical_id) {
+                        info!("the PhysicalResourceId is the placeholder of a Create whose effect is unknown: looking for an association this resource owns");
+                    } else {
+                        info!("the PhysicalResourceId is one CloudFormation invented: looking for an association this resource owns");
+                    }
                     remove_after_abandoned_create(ctx, &desired).await?;
                     return Ok(done);
                 }
@@ -377,7 +382,8 @@ const AFTER_LAST_LOOK: Duration = Duration::from_secs(5);
 const LOOK_LIMIT: Duration = Duration::from_secs(2);
 
 /// Removes what this resource owns at the service account of a resource whose id
-/// CloudFormation invented, until the Create it gave up on can no longer make anything.
+/// CloudFormation invented, or whose Create failed with its effect unknown, until that Create
+/// can no longer make anything.
 ///
 /// CloudFormation invents the id when it gives up on a Create that has not answered (another
 /// resource failed, or the stack was cancelled), and sends the Delete at once, while that
@@ -392,6 +398,11 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// earlier and ran to its limit. Nothing shorter bounds it: its IAM propagation and conflict
 /// windows start again with each other, and each call may take five attempts of 20 s. Such
 /// a Delete takes that long, whatever it finds.
+///
+/// A failed Create's placeholder is the same case: that Create has answered, but answering
+/// withdraws no request EKS already has. A call the deadline cut off, or an attempt that
+/// timed out, is carried out whether or not anyone waits for its answer, and can make the
+/// association after this Delete first looked; how long EKS may hold it is not bounded either.
 ///
 /// Once a look has succeeded, a later one that fails or hangs is passed over, as it can only
 /// miss what another finds. A removal that fails is kept, and tried again by the next look

@@ -433,10 +433,12 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
     let response = h.responses(&create).pop().expect("answered");
     assert_failed(&response, &["Timed out"]);
     assert_eq!(h.standin.associations().len(), 1, "the Create took effect");
-    // The stack's Delete of that id looks the service account up, and removes what it finds.
+    // The stack's Delete of that id looks the service account up, and removes what it finds
+    // (looking again until its own cut-off: an 8 s function keeps the test short).
     let id = response["PhysicalResourceId"].as_str().unwrap();
     let before = h.eks_operations().len();
-    h.send(&h.event("Delete", properties(), Some(id))).await;
+    let delete = h.event("Delete", properties(), Some(id));
+    h.send_within(&delete, Duration::from_secs(8)).await;
     assert_eq!(
         h.eks_operations()[before..].first().map(String::as_str),
         Some("ListPodIdentityAssociations")
@@ -445,6 +447,43 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
         h.standin.associations().is_empty(),
         "{:?}",
         h.standin.associations()
+    );
+}
+
+#[tokio::test]
+async fn a_create_eks_makes_after_its_rollback_began_is_removed_by_that_delete() {
+    let h = Harness::start().await;
+    // EKS holds the Create's request past the guard, which answers FAILED with a
+    // placeholder id, and makes the association only after the rollback's Delete has begun:
+    // answering withdraws no request EKS already has.
+    let create_call = || FaultTarget::eks("CreatePodIdentityAssociation");
+    let held = Duration::from_secs(5);
+    h.standin.inject(create_call(), Fault::Delay(held), 1);
+    let began = tokio::time::Instant::now();
+    let create = h.event("Create", properties(), None);
+    let _ = h.invoke(&create, Duration::from_secs(3)).await;
+    let response = h.responses(&create).pop().expect("answered");
+    assert_failed(&response, &["Timed out"]);
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    assert!(h.standin.associations().is_empty(), "not made yet");
+    let delete = h.event("Delete", properties(), Some(id));
+    let response = h.send_within(&delete, Duration::from_secs(12)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    // However soon the Delete answered, EKS has made the association by now.
+    tokio::time::sleep_until(began + held + Duration::from_secs(1)).await;
+    let creates: Vec<_> = h
+        .standin
+        .eks_calls()
+        .into_iter()
+        .filter(|call| call.operation == "CreatePodIdentityAssociation")
+        .map(|call| call.status)
+        .collect();
+    assert_eq!(creates, [Some(200)], "EKS made it, late");
+    assert!(
+        h.standin.associations().is_empty(),
+        "left behind: {:?}\n{}",
+        h.standin.associations(),
+        h.logs()
     );
 }
 
@@ -458,7 +497,8 @@ async fn a_create_whose_answer_was_lost_is_removed_by_its_delete() {
     assert_eq!(h.standin.associations().len(), 1);
     // The failed Create's id makes the rollback's Delete look, and it finds it.
     let id = failed["PhysicalResourceId"].as_str().unwrap();
-    let response = h.send(&h.event("Delete", properties(), Some(id))).await;
+    let delete = h.event("Delete", properties(), Some(id));
+    let response = h.send_within(&delete, Duration::from_secs(8)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert!(h.standin.associations().is_empty());
 }
@@ -594,9 +634,8 @@ async fn a_look_up_reads_every_page_of_the_list() {
     h.standin.page_before_filtering(1);
     // A failed Create's placeholder: its Delete finds the association by looking it up.
     let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
-    let response = h
-        .send(&h.event("Delete", properties(), Some(placeholder)))
-        .await;
+    let delete = h.event("Delete", properties(), Some(placeholder));
+    let response = h.send_within(&delete, Duration::from_secs(8)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert!(
         !h.association_arns().contains(&ours),
