@@ -290,11 +290,12 @@ impl Handler {
     ) -> Failure {
         let mut delete = request.clone();
         delete.request_type = RequestType::Delete;
-        delete.physical_resource_id = Some(
-            progress
-                .created_arn()
-                .unwrap_or_else(|| placeholder_id(request)),
-        );
+        // Without an ARN, no id: such a Delete looks at the service account once, where a
+        // placeholder's would look again for as long as it could. CloudFormation may have
+        // given up on this event and rolled back already, and a later deployment make an
+        // association there that carries the same tags; a longer look could remove it. The
+        // rollback of a stack's Delete waits for that Delete; nothing waits for this.
+        delete.physical_resource_id = progress.created_arn();
         info!(
             physical_resource_id = delete.physical_resource_id.as_deref().unwrap_or(""),
             "removing what the failed event may have made"

@@ -327,10 +327,13 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                     info!("the PhysicalResourceId is not an association ARN and the properties are invalid: nothing to delete");
                     return Ok(done);
                 }
-                // CloudFormation always sends an id; an event without one is not taken for a
-                // Create's that may still make something.
+                // CloudFormation always sends an id. Without one (a failed event's undo that
+                // knows no association, or a hand-made event), one look, not a wait for a
+                // Create that may still make something.
                 Ok(desired) if physical_id.is_empty() => {
-                    info!("the event has no PhysicalResourceId: looking for an association this resource owns");
+                    info!(
+                        "no PhysicalResourceId: looking once for an association this resource owns"
+                    );
                     ctx.eks.find(&desired.placement).await?
                 }
                 Ok(desired) => {
@@ -444,7 +447,7 @@ async fn remove_after_abandoned_create(
     if failing.is_none() {
         info!(
             for_up_to = ?last_look.saturating_duration_since(Instant::now()),
-            "the Create CloudFormation gave up on may still be running; looking again"
+            "the Create may still make an association; looking again"
         );
     }
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));

@@ -154,6 +154,16 @@ async fn a_throttled_replacement_fails_after_one_run_and_is_undone_in_time() {
     let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
     assert_eq!(creates, 5, "{}", h.logs());
     assert_eq!(h.association_arns(), std::slice::from_ref(&arn));
+    // The undo looks once: CloudFormation may already have rolled back, and a later
+    // deployment's association there, with the same tags, must not meet a second look.
+    let operations = h.eks_operations();
+    let last_create = operations.iter().rposition(|op| op == CREATE).unwrap();
+    assert_eq!(
+        operations[last_create + 1..],
+        ["ListPodIdentityAssociations"],
+        "{}",
+        h.logs()
+    );
 }
 
 #[tokio::test]

@@ -421,32 +421,44 @@ async fn rollback_of_a_replacement_returns_to_the_original_association() {
 #[tokio::test]
 async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
     let h = Harness::start().await;
-    // EKS makes the association but its answer is lost, and the SDK's retry hangs until the
-    // guard answers FAILED with a placeholder id.
+    // EKS makes the association but its answer is lost, and holds the SDK's retry (the same
+    // token) past the guard, which answers FAILED with a placeholder id.
     let create_call = || FaultTarget::eks("CreatePodIdentityAssociation");
+    let held = Duration::from_secs(5);
     h.standin
         .inject(create_call(), Fault::ResetAfterHandling, 1);
-    h.standin
-        .inject(create_call(), Fault::Delay(Duration::from_secs(30)), 100);
+    h.standin.inject(create_call(), Fault::Delay(held), 100);
+    let began = tokio::time::Instant::now();
     let create = h.event("Create", properties(), None);
     let _ = h.invoke(&create, Duration::from_secs(3)).await;
     let response = h.responses(&create).pop().expect("answered");
     assert_failed(&response, &["Timed out"]);
     assert_eq!(h.standin.associations().len(), 1, "the Create took effect");
-    // The stack's Delete of that id looks the service account up, and removes what it finds
-    // (looking again until its own cut-off: an 8 s function keeps the test short).
+    // The stack's Delete of that id looks the service account up, and removes what it finds;
+    // then the held retry is carried out, and makes another (EKS forgets a token whose
+    // association is gone), which the Delete's later looks remove.
     let id = response["PhysicalResourceId"].as_str().unwrap();
     let before = h.eks_operations().len();
     let delete = h.event("Delete", properties(), Some(id));
-    h.send_within(&delete, Duration::from_secs(8)).await;
+    h.send_within(&delete, Duration::from_secs(16)).await;
     assert_eq!(
         h.eks_operations()[before..].first().map(String::as_str),
         Some("ListPodIdentityAssociations")
     );
+    tokio::time::sleep_until(began + held + Duration::from_secs(2)).await;
+    let creates: Vec<_> = h
+        .standin
+        .eks_calls()
+        .into_iter()
+        .filter(|call| call.operation == "CreatePodIdentityAssociation")
+        .map(|call| call.status)
+        .collect();
+    assert_eq!(creates, [None, Some(200)], "made, then made again late");
     assert!(
         h.standin.associations().is_empty(),
-        "{:?}",
-        h.standin.associations()
+        "{:?}\n{}",
+        h.standin.associations(),
+        h.logs()
     );
 }
 
@@ -467,7 +479,7 @@ async fn a_create_eks_makes_after_its_rollback_began_is_removed_by_that_delete()
     let id = response["PhysicalResourceId"].as_str().unwrap();
     assert!(h.standin.associations().is_empty(), "not made yet");
     let delete = h.event("Delete", properties(), Some(id));
-    let response = h.send_within(&delete, Duration::from_secs(12)).await;
+    let response = h.send_within(&delete, Duration::from_secs(16)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     // However soon the Delete answered, EKS has made the association by now.
     tokio::time::sleep_until(began + held + Duration::from_secs(1)).await;
