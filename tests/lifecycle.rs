@@ -511,14 +511,15 @@ async fn the_whole_lifecycle_over_https_as_deployed() {
 /// The log filter that shows how the HTTP client's hosts were looked up (src/dns.rs).
 const LOOK_UPS: (&str, &str) = ("RUST_LOG", "info,cfn_eks_pod_identity::dns=debug");
 
-/// The log lines of the look-ups of `host`.
-fn look_ups(h: &Harness, host: &str) -> Vec<String> {
+/// Asserts that `host` was looked up once, by a look-up made ahead (`when`).
+fn assert_looked_up_ahead(h: &Harness, host: &str, when: &str) {
     let field = format!("host=\"{host}\"");
-    h.logs()
-        .lines()
-        .filter(|line| line.contains(&field))
-        .map(str::to_owned)
-        .collect()
+    let logs = h.logs();
+    let look_ups: Vec<&str> = logs.lines().filter(|line| line.contains(&field)).collect();
+    assert!(
+        look_ups.len() == 1 && look_ups[0].contains("the look-up made ahead"),
+        "one look-up of {host}, made {when}: {look_ups:?}\n{logs}"
+    );
 }
 
 #[tokio::test]
@@ -526,12 +527,7 @@ async fn the_eks_host_is_looked_up_while_the_first_event_is_awaited() {
     // Over HTTPS EKS is at `localhost`, a name, as it is deployed.
     let h = Harness::start_tls_with(&[LOOK_UPS]).await;
     h.create(properties()).await;
-    let look_ups = look_ups(&h, "localhost");
-    assert!(
-        look_ups.len() == 1 && look_ups[0].contains("the look-up made ahead"),
-        "one look-up of EKS's host, made at start-up: {look_ups:?}\n{}",
-        h.logs()
-    );
+    assert_looked_up_ahead(&h, "localhost", "at start-up");
 }
 
 #[tokio::test]
@@ -544,12 +540,7 @@ async fn the_response_urls_host_is_looked_up_while_eks_is_called() {
     event["ResponseURL"] = json!(url.replacen("127.0.0.1", "localhost", 1));
     let response = h.send(&event).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    let look_ups = look_ups(&h, "localhost");
-    assert!(
-        look_ups.len() == 1 && look_ups[0].contains("the look-up made ahead"),
-        "one look-up of the response's host, made when the event came: {look_ups:?}\n{}",
-        h.logs()
-    );
+    assert_looked_up_ahead(&h, "localhost", "when the event came");
 }
 
 #[tokio::test]

@@ -446,13 +446,7 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
         Some("ListPodIdentityAssociations")
     );
     tokio::time::sleep_until(began + held + Duration::from_secs(2)).await;
-    let creates: Vec<_> = h
-        .standin
-        .eks_calls()
-        .into_iter()
-        .filter(|call| call.operation == "CreatePodIdentityAssociation")
-        .map(|call| call.status)
-        .collect();
+    let creates = h.statuses_of("CreatePodIdentityAssociation");
     assert_eq!(creates, [None, Some(200)], "made, then made again late");
     assert!(
         h.standin.associations().is_empty(),
@@ -483,13 +477,7 @@ async fn a_create_eks_makes_after_its_rollback_began_is_removed_by_that_delete()
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     // However soon the Delete answered, EKS has made the association by now.
     tokio::time::sleep_until(began + held + Duration::from_secs(1)).await;
-    let creates: Vec<_> = h
-        .standin
-        .eks_calls()
-        .into_iter()
-        .filter(|call| call.operation == "CreatePodIdentityAssociation")
-        .map(|call| call.status)
-        .collect();
+    let creates = h.statuses_of("CreatePodIdentityAssociation");
     assert_eq!(creates, [Some(200)], "EKS made it, late");
     assert!(
         h.standin.associations().is_empty(),

@@ -272,6 +272,17 @@ impl Harness {
             .map(|call| call.operation)
             .collect()
     }
+
+    /// The HTTP status of each call of `operation` so far, in order: `None` for one still
+    /// being handled, or whose connection a fault reset.
+    pub fn statuses_of(&self, operation: &str) -> Vec<Option<u16>> {
+        self.standin
+            .eks_calls()
+            .into_iter()
+            .filter(|call| call.operation == operation)
+            .map(|call| call.status)
+            .collect()
+    }
 }
 
 impl Drop for Harness {
