@@ -291,10 +291,11 @@ impl Handler {
         let mut delete = request.clone();
         delete.request_type = RequestType::Delete;
         // Without an ARN, no id: such a Delete looks at the service account once, where a
-        // placeholder's would look again for as long as it could. CloudFormation may have
-        // given up on this event and rolled back already, and a later deployment make an
-        // association there that carries the same tags; a longer look could remove it. The
-        // rollback of a stack's Delete waits for that Delete; nothing waits for this.
+        // placeholder's would look again for as long as it could. CloudFormation waits for
+        // the Deletes it sends, so nothing else happens to the resource while one looks;
+        // nothing waits for this one. CloudFormation may have given up on this event and
+        // rolled back already, and a later deployment have made an association there with
+        // the same tags, which a longer look could remove.
         delete.physical_resource_id = progress.created_arn();
         info!(
             physical_resource_id = delete.physical_resource_id.as_deref().unwrap_or(""),
