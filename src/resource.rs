@@ -337,12 +337,13 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                     ctx.eks.find(&desired.placement).await?
                 }
                 Ok(desired) => {
-                    if is_placeholder_id(&physical_id) {
+                    let in_doubt = is_placeholder_id(&physical_id);
+                    if in_doubt {
                         info!("the PhysicalResourceId is the placeholder of a Create whose effect is unknown: looking for an association this resource owns");
                     } else {
                         info!("the PhysicalResourceId is one CloudFormation invented: looking for an association this resource owns");
                     }
-                    remove_after_abandoned_create(ctx, &desired).await?;
+                    remove_after_abandoned_create(ctx, &desired, in_doubt).await?;
                     return Ok(done);
                 }
             }
@@ -416,10 +417,13 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// the last error decides: one that EKS would have given the Create as well (refused: not
 /// permitted, a region not enabled; or never reached: a region with no endpoint) means that
 /// Create made nothing, and the Delete succeeds rather than leave the rollback stuck;
-/// any other (throttling, server errors) leaves that unknown, and fails the Delete.
+/// any other (throttling, server errors) leaves that unknown, and fails the Delete. Not so
+/// when the Create is `in_doubt` (a placeholder's): it answered that a request of it may
+/// have reached EKS, so that neither kind of error tells what it made, and any fails.
 async fn remove_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
+    in_doubt: bool,
 ) -> Result<(), EksError> {
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
@@ -479,7 +483,7 @@ async fn remove_after_abandoned_create(
         return Err(error);
     }
     match failing {
-        Some(error) if !error.changed_nothing() => Err(error),
+        Some(error) if in_doubt || !error.changed_nothing() => Err(error),
         Some(error) => {
             warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
             Ok(())

@@ -337,6 +337,24 @@ async fn oversized_inputs_fail_quickly_and_clearly() {
 }
 
 #[tokio::test]
+async fn a_placeholder_delete_that_eks_refuses_every_look_fails() {
+    let h = Harness::start().await;
+    // A failed Create's placeholder says a request of it may have reached EKS: that the
+    // looks are refused, unlike an invented id's, says nothing of what it made.
+    h.standin.inject(
+        FaultTarget::eks("ListPodIdentityAssociations"),
+        Fault::status(403, "AccessDeniedException", "not allowed"),
+        1000,
+    );
+    let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
+    let delete = h.event("Delete", properties(), Some(placeholder));
+    let response = h.send_within(&delete, Duration::from_secs(8)).await;
+    assert_failed(&response, &["ListPodIdentityAssociations", "not allowed"]);
+    assert!(h.ended_before_the_deadline());
+    assert!(h.standin.injected_fault_count() >= 2, "it looked again");
+}
+
+#[tokio::test]
 async fn an_invented_id_delete_that_eks_refuses_every_look_does_not_stick_the_rollback() {
     let h = Harness::start().await;
     // CloudFormation gave up on a Create before its FAILED came (say another resource failed
