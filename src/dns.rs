@@ -180,7 +180,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_host_looked_up_ahead_is_not_looked_up_again_by_its_request() {
-        let (resolver, count) = counted(FRESH_FOR, numbered);
+        // Fresh for a minute: a slow start of the look-up must not make it stale here.
+        let (resolver, count) = counted(Duration::from_secs(60), numbered);
         resolver.look_up_ahead("EKS.us-east-1.amazonaws.com");
         until(&count, 1).await;
         let addresses = resolve(&resolver, "eks.us-east-1.amazonaws.com").await;
@@ -218,11 +219,8 @@ mod tests {
         );
         resolver.look_up_ahead("a.example");
         resolver.look_up_ahead("b.example");
-        assert_eq!(
-            resolver.lock().len(),
-            1,
-            "a.example, never taken, was dropped"
-        );
+        let kept: Vec<String> = resolver.lock().keys().cloned().collect();
+        assert_eq!(kept, ["b.example"], "a.example, never taken, was dropped");
     }
 
     #[tokio::test]

@@ -306,8 +306,9 @@ async fn converge(
 /// an association ARN (the placeholder of a Create whose effect is unknown, or one
 /// CloudFormation invented after giving up on a Create that may since have succeeded, or may
 /// still) is looked up by the properties' service account instead, and removed under the
-/// same ownership rule, for as long as that Create may still make something. What is already
-/// gone, association or cluster, is what Delete wants anyway.
+/// same ownership rule, for as long as that Create may still make something; an event
+/// without an id (a failed event's undo that knows no association) is looked up once. What
+/// is already gone, association or cluster, is what Delete wants anyway.
 pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let physical_id = request.physical_resource_id.clone().unwrap_or_default();
     let done = Success {
@@ -337,13 +338,13 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
                     ctx.eks.find(&desired.placement).await?
                 }
                 Ok(desired) => {
-                    let in_doubt = is_placeholder_id(&physical_id);
-                    if in_doubt {
+                    let placeholder = is_placeholder_id(&physical_id);
+                    if placeholder {
                         info!("the PhysicalResourceId is the placeholder of a Create whose effect is unknown: looking for an association this resource owns");
                     } else {
                         info!("the PhysicalResourceId is one CloudFormation invented: looking for an association this resource owns");
                     }
-                    remove_after_abandoned_create(ctx, &desired, in_doubt).await?;
+                    remove_after_abandoned_create(ctx, &desired, placeholder).await?;
                     return Ok(done);
                 }
             }
@@ -418,12 +419,12 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// permitted, a region not enabled; or never reached: a region with no endpoint) means that
 /// Create made nothing, and the Delete succeeds rather than leave the rollback stuck;
 /// any other (throttling, server errors) leaves that unknown, and fails the Delete. Not so
-/// when the Create is `in_doubt` (a placeholder's): it answered that a request of it may
-/// have reached EKS, so that neither kind of error tells what it made, and any fails.
+/// after a `placeholder`: that Create answered that a request of it may have reached EKS,
+/// so that neither kind of error tells what it made, and any fails.
 async fn remove_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
-    in_doubt: bool,
+    placeholder: bool,
 ) -> Result<(), EksError> {
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
@@ -483,7 +484,7 @@ async fn remove_after_abandoned_create(
         return Err(error);
     }
     match failing {
-        Some(error) if in_doubt || !error.changed_nothing() => Err(error),
+        Some(error) if placeholder || !error.changed_nothing() => Err(error),
         Some(error) => {
             warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
             Ok(())

@@ -517,7 +517,7 @@ fn assert_looked_up_ahead(h: &Harness, host: &str, when: &str) {
     let logs = h.logs();
     let look_ups: Vec<&str> = logs.lines().filter(|line| line.contains(&field)).collect();
     assert!(
-        look_ups.len() == 1 && look_ups[0].contains("the look-up made ahead"),
+        look_ups.len() == 1 && look_ups[0].contains("addresses from the look-up made ahead"),
         "one look-up of {host}, made {when}: {look_ups:?}\n{logs}"
     );
 }

@@ -454,6 +454,9 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
         h.standin.associations(),
         h.logs()
     );
+    let logs = h.logs();
+    let removed = logs.matches(": deleted association=").count();
+    assert_eq!(removed, 2, "the first, then the late one:\n{logs}");
 }
 
 #[tokio::test]
