@@ -418,6 +418,18 @@ async fn rollback_of_a_replacement_returns_to_the_original_association() {
     assert!(h.standin.associations().is_empty());
 }
 
+/// Sends a Create to a function with 3 s, which EKS holds until the guard answers FAILED:
+/// returns when it began, and the placeholder id it answered with.
+async fn create_cut_off_by_the_guard(h: &Harness) -> (tokio::time::Instant, String) {
+    let began = tokio::time::Instant::now();
+    let create = h.event("Create", properties(), None);
+    let _ = h.invoke(&create, Duration::from_secs(3)).await;
+    let response = h.responses(&create).pop().expect("answered");
+    assert_failed(&response, &["Timed out"]);
+    let id = response["PhysicalResourceId"].as_str().expect("an id");
+    (began, id.to_owned())
+}
+
 #[tokio::test]
 async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
     let h = Harness::start().await;
@@ -428,18 +440,13 @@ async fn a_create_stopped_by_the_deadline_leaves_nothing_after_its_delete() {
     h.standin
         .inject(create_call(), Fault::ResetAfterHandling, 1);
     h.standin.inject(create_call(), Fault::Delay(held), 100);
-    let began = tokio::time::Instant::now();
-    let create = h.event("Create", properties(), None);
-    let _ = h.invoke(&create, Duration::from_secs(3)).await;
-    let response = h.responses(&create).pop().expect("answered");
-    assert_failed(&response, &["Timed out"]);
+    let (began, id) = create_cut_off_by_the_guard(&h).await;
     assert_eq!(h.standin.associations().len(), 1, "the Create took effect");
     // The stack's Delete of that id looks the service account up, and removes what it finds;
     // then the held retry is carried out, and makes another (EKS forgets a token whose
     // association is gone), which the Delete's later looks remove.
-    let id = response["PhysicalResourceId"].as_str().unwrap();
     let before = h.eks_operations().len();
-    let delete = h.event("Delete", properties(), Some(id));
+    let delete = h.event("Delete", properties(), Some(&id));
     h.send_within(&delete, Duration::from_secs(16)).await;
     assert_eq!(
         h.eks_operations()[before..].first().map(String::as_str),
@@ -468,14 +475,9 @@ async fn a_create_eks_makes_after_its_rollback_began_is_removed_by_that_delete()
     let create_call = || FaultTarget::eks("CreatePodIdentityAssociation");
     let held = Duration::from_secs(5);
     h.standin.inject(create_call(), Fault::Delay(held), 1);
-    let began = tokio::time::Instant::now();
-    let create = h.event("Create", properties(), None);
-    let _ = h.invoke(&create, Duration::from_secs(3)).await;
-    let response = h.responses(&create).pop().expect("answered");
-    assert_failed(&response, &["Timed out"]);
-    let id = response["PhysicalResourceId"].as_str().unwrap();
+    let (began, id) = create_cut_off_by_the_guard(&h).await;
     assert!(h.standin.associations().is_empty(), "not made yet");
-    let delete = h.event("Delete", properties(), Some(id));
+    let delete = h.event("Delete", properties(), Some(&id));
     let response = h.send_within(&delete, Duration::from_secs(16)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     // However soon the Delete answered, EKS has made the association by now.
