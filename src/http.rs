@@ -6,6 +6,7 @@
 //! system's certificates), which is most of what separated this function's cold start, size
 //! and memory from a bare Lambda function (`make bench`).
 
+use crate::delivery::ResponseUrl;
 use crate::dns::Resolver;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
@@ -58,7 +59,26 @@ pub fn client_trusting(
         .tls_backend_preconfigured(tls)
         .connect_timeout(CONNECT_TIMEOUT)
         .dns_resolver(resolver)
+        .redirect(redirect_policy())
         .build()?)
+}
+
+/// The redirects the client follows: a 307 or 308, which keep the method and the body, to
+/// https on a host in an AWS partition's domain, as [`ResponseUrl`] requires of the
+/// ResponseURL itself (S3 answers a new bucket's global name with a 307 to its region while
+/// the name propagates); three at most. reqwest's default follows up to ten to any host, http
+/// included, and a 301, 302 or 303 as a GET, whose 200 would pass for a stored response. A
+/// redirect not followed is the answer, and no delivery. (EKS does not redirect.)
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let keeps_the_put = matches!(attempt.status().as_u16(), 307 | 308);
+        let allowed = ResponseUrl::parse(attempt.url().as_str(), false).is_ok();
+        if keeps_the_put && allowed && attempt.previous().len() <= 3 {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// Adds the PEM certificates in `path` to `roots`, warning about what it cannot use.
@@ -377,5 +397,46 @@ mod tests {
         let error = failed_sdk_request(address).await;
         assert!(error.is_io(), "{error:?}");
         assert!(!never_connected(&error), "the request was sent: {error:?}");
+    }
+
+    /// A plain HTTP server on loopback that gives `answer` to every request, and counts them.
+    async fn answering(answer: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/bucket/key", listener.local_addr().unwrap());
+        let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&served);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (url, served)
+    }
+
+    /// A redirect the client would follow as a GET, or to a host the ResponseURL could not
+    /// name, is the answer: the PUT's body never reached the place redirected to.
+    #[tokio::test]
+    async fn redirects_are_followed_only_as_puts_to_an_aws_host() {
+        let client = client_trusting(None, Arc::default()).unwrap();
+        let (elsewhere, reached) =
+            answering("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n".to_owned()).await;
+        for (status, location) in [
+            (302, elsewhere.as_str()),
+            (301, elsewhere.as_str()),
+            (307, elsewhere.as_str()),
+            (302, "https://bucket.s3.us-east-1.amazonaws.com/key"),
+        ] {
+            let (url, _) = answering(format!(
+                "HTTP/1.1 {status} Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\n\r\n"
+            ))
+            .await;
+            let response = client.put(&url).body("{}").send().await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{status} to {location}");
+        }
+        assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 }
