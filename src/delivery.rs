@@ -1,9 +1,9 @@
 //! Outbound delivery of the response: the PUT to the presigned ResponseURL.
 //!
-//! The URL is a credential: it is only ever contacted on an AWS S3 host over https (or on the
-//! loopback address when allowed, for local runs), and its query string never reaches a log
-//! or an error message. S3 fails now and then, so the PUT is retried with backoff and jitter,
-//! each attempt bounded, all within the invocation's deadline.
+//! The URL is a credential: it is only ever contacted over https on a host in an AWS
+//! partition's domain (or on the loopback address when allowed, for local runs), and its query
+//! string never reaches a log or an error message. S3 fails now and then, so the PUT is retried
+//! with backoff and jitter, each attempt bounded, until the invocation's deadline.
 
 use crate::backoff::Backoff;
 use reqwest::header::CONTENT_LENGTH;
@@ -13,8 +13,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::warn;
 
-/// At most this many PUTs of one response.
-const MAX_ATTEMPTS: u32 = 8;
+/// At most this many PUTs of one response that S3 refused with a status that another try
+/// is unlikely to change (see [`worth_retrying`]). Failures that pass (network errors,
+/// timeouts, 5xx, 408, 429) are retried for as long as time is left: a response not
+/// delivered in this invocation can only come from Lambda's retry of the event, which runs
+/// the event's EKS calls again a minute or more later, when CloudFormation may have stopped
+/// waiting for it and rolled back (README, "Failure behaviour and retries").
+const MAX_REFUSALS: u32 = 8;
 /// One PUT may take this long at most (less when the deadline is nearer).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first pause between attempts; it doubles up to [`MAX_BACKOFF`].
@@ -130,10 +135,11 @@ impl fmt::Display for DeliveryFailed {
 impl std::error::Error for DeliveryFailed {}
 
 /// PUTs `body` to `url` (no Content-Type, exact Content-Length), retrying network errors and
-/// any status but 2xx until it is delivered or `deadline` comes. Returns the number of
-/// attempts it took. Redirects with a Location are followed (by the client); one without, such
-/// as S3's 301 PermanentRedirect for a bucket addressed at another region's endpoint, stored
-/// nothing, so it is no delivery.
+/// any status but 2xx until it is delivered or `deadline` comes, or S3 has refused it
+/// [`MAX_REFUSALS`] times. Returns the number of attempts it took. A redirect is not a
+/// delivery, unless the client followed it (`http::client`: a 307 or 308 to another S3 host)
+/// and the PUT was stored there: S3's 301 PermanentRedirect for a bucket addressed at another
+/// region's endpoint has no Location, and stored nothing.
 pub async fn deliver(
     http: &reqwest::Client,
     url: &ResponseUrl,
@@ -143,7 +149,8 @@ pub async fn deliver(
     let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut last_error = String::from("no time was left to try");
     let mut attempts = 0;
-    while attempts < MAX_ATTEMPTS {
+    let mut refusals = 0;
+    while refusals < MAX_REFUSALS {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining < Duration::from_millis(20) {
             break;
@@ -156,7 +163,12 @@ pub async fn deliver(
             .send();
         match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), put).await {
             Ok(Ok(response)) if response.status().is_success() => return Ok(attempts),
-            Ok(Ok(response)) => last_error = format!("HTTP status {}", response.status()),
+            Ok(Ok(response)) => {
+                if !worth_retrying(response.status()) {
+                    refusals += 1;
+                }
+                last_error = format!("HTTP status {}", response.status());
+            }
             // `without_url`: reqwest's messages would otherwise carry the presigned query.
             Ok(Err(error)) => last_error = error.without_url().to_string(),
             Err(_) => last_error = format!("no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT)),
@@ -173,9 +185,36 @@ pub async fn deliver(
     })
 }
 
+/// Whether a PUT that got `status` may well get through if sent again: S3 was busy or failed
+/// (5xx, 429 SlowDown), or gave up waiting for the body (408). Any other status (an expired
+/// or refused signature, a redirect) will most likely come again.
+fn worth_retrying(status: reqwest::StatusCode) -> bool {
+    use reqwest::StatusCode;
+    status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_busy_or_failing_answers_are_worth_retrying_for_long() {
+        use reqwest::StatusCode;
+        for code in [500, 502, 503, 504, 408, 429] {
+            assert!(
+                worth_retrying(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
+        }
+        for code in [301, 307, 400, 403, 404, 411] {
+            assert!(
+                !worth_retrying(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
+        }
+    }
 
     #[test]
     fn accepts_s3_hosts_over_https() {

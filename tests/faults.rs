@@ -284,6 +284,42 @@ async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() 
     assert_eq!(h.standin.associations().len(), 1);
 }
 
+/// An S3 outage longer than a few attempts is ridden out in the invocation, for as long as it
+/// has time: Lambda's retry would run the event's EKS calls again a minute or more later,
+/// when CloudFormation may have rolled back already.
+#[tokio::test]
+async fn a_bucket_that_fails_for_a_while_is_retried_within_the_invocation() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(503, "SlowDown", "Reduce your request rate"),
+        10,
+    );
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(40)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    assert_eq!(h.standin.injected_fault_count(), 10);
+    assert_eq!(h.responses(&event).len(), 1);
+    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    assert_eq!(creates, 1, "the event ran once");
+}
+
+/// A status that sending again will not change (an expired URL, a refused signature) ends
+/// the retries well before the deadline.
+#[tokio::test]
+async fn a_bucket_that_refuses_the_put_is_tried_a_few_times_only() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(403, "AccessDenied", "Request has expired"),
+        1000,
+    );
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, Duration::from_secs(60)).await;
+    assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
+    assert_eq!(h.standin.injected_fault_count(), 8, "eight refusals");
+}
+
 #[tokio::test]
 async fn a_redirect_that_stored_nothing_is_not_taken_for_delivery() {
     let h = Harness::start().await;
