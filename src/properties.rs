@@ -285,7 +285,10 @@ impl DesiredAssociation {
         }
 
         let tags = match properties.get("Tags") {
+            // `""` is unset here too, as for every other optional property: what a template's
+            // `!If` gives when it names no tags with an empty string rather than AWS::NoValue.
             None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::String(s)) if s.is_empty() => BTreeMap::new(),
             Some(value) => match read_tags(value) {
                 Ok(tags) => tags,
                 Err(rules) => {
@@ -622,6 +625,9 @@ mod tests {
         p.insert("DisableSessionTags".into(), json!("True"));
         let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
         assert_eq!(desired.tags.get("n").map(String::as_str), Some("3"));
+        p.insert("Tags".into(), json!(""));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        assert!(desired.tags.is_empty(), "an empty string is no tags");
     }
 
     #[test]
