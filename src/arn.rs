@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// `arn:PARTITION:eks:REGION:ACCOUNT:podidentityassociation/CLUSTER/a-xxxxxxxxxxxxxxxxx`.
+/// `arn:PARTITION:eks:REGION:ACCOUNT:podidentityassociation/CLUSTER/ID`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssociationArn {
     /// `aws`, `aws-cn`, `aws-us-gov`, …
@@ -17,7 +17,8 @@ pub struct AssociationArn {
     pub account: String,
     /// The cluster's name.
     pub cluster: String,
-    /// `a-` and 17 lowercase letters and digits.
+    /// The association's id: `a-` and 17 lowercase letters and digits, as EKS makes them
+    /// (see [`is_association_id`] for what is read).
     pub id: String,
 }
 
@@ -66,13 +67,17 @@ impl fmt::Display for AssociationArn {
     }
 }
 
-/// `a-` followed by 17 lowercase letters and digits.
+/// An association id, read more loosely than EKS makes them today (`a-` and 17 lowercase
+/// letters and digits, a shape its API model does not promise): 1 to 64 letters, digits, `-`
+/// and `_`. An ARN whose id this refused would be taken for an id CloudFormation invented, and
+/// the association it names, never found by its ARN nor among those listed at its service
+/// account, would be left behind by the stack's Delete. No id CloudFormation invents is
+/// shaped like an association ARN, whatever its id, so nothing else is taken for one.
 pub fn is_association_id(id: &str) -> bool {
-    id.len() == 19
-        && id.starts_with("a-")
-        && id[2..]
+    (1..=64).contains(&id.len())
+        && id
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `aws`, or `aws-` and a lowercase suffix (`aws-cn`, `aws-us-gov`, `aws-iso-b`, …).
@@ -186,6 +191,14 @@ mod tests {
         assert_eq!(arn.to_string(), text);
         let gov = "arn:aws-us-gov:eks:us-gov-west-1:111122223333:podidentityassociation/c_1/a-0000000000000000a";
         assert!(AssociationArn::parse(gov).is_some());
+        // Ids of another shape than today's, should EKS ever make them.
+        for id in ["a-short", "a-ABCDEFGHIJ1234567", "pia_0123456789abcdef0123"] {
+            let text = format!("arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/{id}");
+            assert_eq!(
+                AssociationArn::parse(&text).map(|a| a.id),
+                Some(id.to_owned())
+            );
+        }
     }
 
     #[test]
@@ -194,14 +207,21 @@ mod tests {
             "",
             "MyStack-MyResource-1A2B3C4D5E6F",
             "arn:aws:eks:us-east-1:111122223333:cluster/my-cluster",
-            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-short",
-            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-ABCDEFGHIJ1234567",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-1?x=y",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-1%2Fx",
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a b",
             "arn:aws:eks:us-east-1:1111:podidentityassociation/c/a-abcdefghij1234567",
             "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/a-abcdefghij1234567/x",
             "arn:aws:iam::111122223333:role/r",
         ] {
             assert_eq!(AssociationArn::parse(text), None, "{text}");
         }
+        let too_long = format!(
+            "arn:aws:eks:us-east-1:111122223333:podidentityassociation/c/{}",
+            "a".repeat(65)
+        );
+        assert_eq!(AssociationArn::parse(&too_long), None);
     }
 
     #[test]

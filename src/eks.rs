@@ -436,12 +436,17 @@ impl Eks {
             let Some(listed) = absent_if_not_found(result)? else {
                 return Ok(None);
             };
-            found.extend(
-                listed
-                    .associations()
-                    .iter()
-                    .filter_map(|a| a.association_arn().and_then(AssociationArn::parse)),
-            );
+            for summary in listed.associations() {
+                let arn = summary.association_arn().unwrap_or_default();
+                match AssociationArn::parse(arn) {
+                    Some(arn) => found.push(arn),
+                    // Passed over, and so never removed: say so, where someone may look.
+                    None => tracing::warn!(
+                        arn,
+                        "EKS listed an association whose ARN this function cannot read; passed over"
+                    ),
+                }
+            }
             match listed.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
                 _ => break,
