@@ -6,10 +6,11 @@
 //! with backoff and jitter, each attempt bounded, until the invocation's deadline.
 
 use crate::backoff::Backoff;
+use crate::late::{parse_amz_date, Signed};
 use reqwest::header::CONTENT_LENGTH;
 use reqwest::Url;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 use tokio::time::Instant;
 use tracing::warn;
 
@@ -92,6 +93,26 @@ impl ResponseUrl {
     /// The host the response is PUT to.
     pub fn host(&self) -> &str {
         self.0.host_str().unwrap_or_default()
+    }
+
+    /// When the URL was signed and until when it works, as far as its query says: SigV4's
+    /// `X-Amz-Date` and `X-Amz-Expires`, or SigV2's `Expires` (seconds since 1970).
+    pub fn signed(&self) -> Signed {
+        let (mut date, mut expires, mut v2_expires) = (None, None, None);
+        for (name, value) in self.0.query_pairs() {
+            match name.as_ref() {
+                "X-Amz-Date" => date = parse_amz_date(&value),
+                "X-Amz-Expires" => expires = value.parse::<u64>().ok(),
+                "Expires" => v2_expires = value.parse::<u64>().ok(),
+                _ => {}
+            }
+        }
+        let seconds = |n| Duration::from_secs(n);
+        let until = match (date, expires) {
+            (Some(date), Some(expires)) => date.checked_add(seconds(expires)),
+            _ => v2_expires.and_then(|at| UNIX_EPOCH.checked_add(seconds(at))),
+        };
+        Signed { at: date, until }
     }
 }
 
@@ -270,6 +291,34 @@ mod tests {
             ResponseUrl::parse("http://127.0.0.1:9000/b/k?sig=secret", false).unwrap_err();
         assert!(refused.rule.contains("CFN_RESPONSE_ALLOW_LOOPBACK"));
         assert!(ResponseUrl::parse("http://10.0.0.1/b/k", true).is_err());
+    }
+
+    #[test]
+    fn says_when_it_was_signed_and_until_when_it_works() {
+        let v4 = ResponseUrl::parse(
+            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Date=20261207T071530Z&X-Amz-Expires=7200&X-Amz-Signature=s",
+            false,
+        )
+        .unwrap()
+        .signed();
+        let at = UNIX_EPOCH + Duration::from_secs(1_796_627_730);
+        assert_eq!(v4.at, Some(at));
+        assert_eq!(v4.until, Some(at + Duration::from_secs(7200)));
+        // The SigV2 URLs of the AWS documentation's events.
+        let v2 = ResponseUrl::parse(
+            "https://r.s3-us-east-2.amazonaws.com/k?AWSAccessKeyId=A&Expires=1555451971&Signature=s",
+            false,
+        )
+        .unwrap()
+        .signed();
+        assert_eq!(v2.at, None);
+        assert_eq!(
+            v2.until,
+            Some(UNIX_EPOCH + Duration::from_secs(1_555_451_971))
+        );
+        let unsigned = ResponseUrl::parse("https://b.s3.amazonaws.com/k", false).unwrap();
+        assert_eq!(unsigned.signed(), Signed::default());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::delivery::{deliver, ResponseUrl};
 use crate::dns::Resolver;
 use crate::eks::Eks;
 use crate::event::{Incoming, Request, RequestType};
+use crate::late::{self, Late};
 use crate::plan::Owner;
 use crate::resource::{self, Context, Failure, Progress, Success};
 use crate::response::{data, provider_reason, Response, Status};
@@ -184,6 +185,21 @@ impl Handler {
             if let Some(url) = &url {
                 self.resolver.look_up_ahead(url.host());
             }
+            if let Some(late) = self.stopped_waiting(&request, url.as_ref()) {
+                error!(%late, "came after CloudFormation stopped waiting for it");
+                let failure = Failure::new(late.to_string());
+                let response = decide(&request, Err(failure), &Progress::default());
+                return match url {
+                    None => provider_result(&request, response),
+                    Some(url) => {
+                        let result = json!({"Status": response.status, "PhysicalResourceId": response.physical_resource_id});
+                        // Delivered or not, the invocation succeeds: Lambda's retry of the
+                        // event would come later still.
+                        let _ = self.deliver(&url, response, lambda_deadline).await;
+                        Ok(result)
+                    }
+                };
+            }
             let progress = Progress::default();
             // Boxed where it is made: the operation's future is about 19 KB, and moving it
             // by value into its task made this block's stack frame 44 KB rather than 21
@@ -225,6 +241,22 @@ impl Handler {
             error!(%refused, "no response can be sent, nothing was changed");
             refused.into()
         })
+    }
+
+    /// Whether CloudFormation no longer waits for the answer to `request`, by what its
+    /// ResponseURL (`url` in direct mode) says of when it was signed. Behind the CDK provider
+    /// framework, the event carries CloudFormation's URL too, for reading only.
+    fn stopped_waiting(&self, request: &Request, url: Option<&ResponseUrl>) -> Option<Late> {
+        let signed = match url {
+            Some(url) => url.signed(),
+            None => request
+                .response_url
+                .as_deref()
+                .and_then(|text| ResponseUrl::parse(text, true).ok())
+                .map(|url| url.signed())
+                .unwrap_or_default(),
+        };
+        late::stopped_waiting(signed, request.service_timeout, SystemTime::now())
     }
 
     /// The resource operation for this event, with the shared clients lent to it.

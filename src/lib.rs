@@ -9,7 +9,8 @@
 //!   configured by [`config`] from Lambda's environment);
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
 //! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT;
-//! - [`handler`] ties them together and guarantees one answer per event;
+//! - [`handler`] ties them together and guarantees one answer per event, changing nothing for
+//!   an event that came after CloudFormation stopped waiting for it ([`late`]);
 //! - [`logging`] sets up Lambda's log format without leaking the ResponseURL.
 
 pub mod arn;
@@ -21,6 +22,7 @@ pub mod eks;
 pub mod event;
 pub mod handler;
 pub mod http;
+pub mod late;
 pub mod logging;
 pub mod plan;
 pub mod properties;

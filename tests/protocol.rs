@@ -268,6 +268,104 @@ async fn a_short_service_timeout_is_answered_before_cloudformation_stops_waiting
     );
 }
 
+/// `event` with its ResponseURL signed `ago`: CloudFormation sent it then, and Lambda
+/// handed it over only now (queued while the function was throttled, or run again).
+fn sent_ago(h: &Harness, mut event: Value, ago: Duration) -> Value {
+    let key = event["RequestId"].as_str().unwrap().to_owned();
+    let signed = std::time::SystemTime::now() - ago;
+    event["ResponseURL"] = json!(h.standin.response_url_signed_at(&key, signed));
+    event
+}
+
+/// After its ServiceTimeout CloudFormation has failed the resource and rolled back: a Create
+/// run then would make an association no stack knows of, an Update would undo the rollback.
+#[tokio::test]
+async fn an_event_that_comes_after_cloudformation_stopped_waiting_changes_nothing() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    let calls = h.eks_operations().len();
+    let minutes = |n: u64| Duration::from_secs(60 * n);
+
+    // CloudFormation's default hour, and more.
+    let create = sent_ago(
+        &h,
+        h.event(
+            "Create",
+            properties_with(json!({"ServiceAccount": "late"})),
+            None,
+        ),
+        minutes(70),
+    );
+    let response = h.send(&create).await;
+    assert_failed(
+        &response,
+        &[
+            "came 1 h 10 min after CloudFormation sent it",
+            "nothing was changed",
+        ],
+    );
+    assert!(
+        response["PhysicalResourceId"]
+            .as_str()
+            .unwrap()
+            .contains("nothing-created"),
+        "its Delete, if one comes, needs no look: {response}"
+    );
+
+    // A ServiceTimeout of ten minutes, twenty minutes ago.
+    let moved = properties_with(
+        json!({"RoleArn": "arn:aws:iam::111122223333:role/moved", "ServiceTimeout": "600"}),
+    );
+    let update = sent_ago(&h, h.update(&arn, properties(), moved), minutes(20));
+    let response = h.send(&update).await;
+    assert_failed(&response, &["waits 10 min for the answer"]);
+    assert_eq!(response["PhysicalResourceId"], arn.as_str());
+
+    // Behind the provider framework, a failure: the framework answers.
+    let create = via_framework(sent_ago(
+        &h,
+        h.event(
+            "Create",
+            properties_with(json!({"ServiceAccount": "late"})),
+            None,
+        ),
+        minutes(70),
+    ));
+    let Outcome::Error { message, .. } = h.invoke(&create, Duration::from_secs(30)).await else {
+        panic!(
+            "provider mode reports a late event as a failure; logs:\n{}",
+            h.logs()
+        );
+    };
+    assert!(message.contains("nothing was changed"), "{message}");
+
+    assert_eq!(
+        h.eks_operations().len(),
+        calls,
+        "no EKS call for a late event"
+    );
+    assert_eq!(h.standin.associations().len(), 1);
+    assert_eq!(
+        h.standin.associations()[0].role_arn,
+        "arn:aws:iam::111122223333:role/payments-api"
+    );
+}
+
+/// Lambda's queue and retries delay events by minutes; within the ServiceTimeout they are
+/// carried out as any other.
+#[tokio::test]
+async fn an_event_that_waited_within_the_service_timeout_is_carried_out() {
+    let h = Harness::start().await;
+    let create = sent_ago(
+        &h,
+        h.event("Create", properties(), None),
+        Duration::from_secs(50 * 60),
+    );
+    let response = h.send(&create).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.standin.associations().len(), 1);
+}
+
 #[tokio::test]
 async fn behind_the_framework_a_failed_create_removes_what_it_made() {
     let h = Harness::start().await;

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -203,15 +203,56 @@ impl BucketState {
     }
 }
 
-/// A presigned-looking URL for `key` on the stand-in at `base`.
+/// A presigned-looking URL for `key` on the stand-in at `base`, signed now, as
+/// CloudFormation signs the URL of each event it sends.
 pub fn presigned_url(base: &str, key: &str) -> String {
+    presigned_url_signed_at(base, key, SystemTime::now())
+}
+
+/// A presigned-looking URL for `key` on the stand-in at `base`, signed at `at`: its
+/// `X-Amz-Date` (and its credential's date) say when, as CloudFormation's do, and it is
+/// valid for two hours after, as CloudFormation's are. (The bucket checks neither.)
+pub fn presigned_url_signed_at(base: &str, key: &str, at: SystemTime) -> String {
+    let date = amz_date(at);
     format!(
         "{base}/bucket/{}?X-Amz-Algorithm=AWS4-HMAC-SHA256\
-         &X-Amz-Credential=AKIDSTANDINBUCKET%2F20261130%2Fus-east-1%2Fs3%2Faws4_request\
-         &X-Amz-Date=20261130T000000Z&X-Amz-Expires=7200&X-Amz-SignedHeaders=host\
+         &X-Amz-Credential=AKIDSTANDINBUCKET%2F{}%2Fus-east-1%2Fs3%2Faws4_request\
+         &X-Amz-Date={date}&X-Amz-Expires=7200&X-Amz-SignedHeaders=host\
          &X-Amz-Signature={SIGNATURE}",
-        percent_encode(key, true)
+        percent_encode(key, true),
+        &date[..8],
     )
+}
+
+/// SigV4's `X-Amz-Date` for `at`: `YYYYMMDD'T'HHMMSS'Z'`, in UTC.
+fn amz_date(at: SystemTime) -> String {
+    let seconds = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (year, month, day) = civil_from_days(seconds / 86_400);
+    let second_of_day = seconds % 86_400;
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+/// The date `days` after 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let (era, day_of_era) = (z / 146_097, z % 146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// The bucket route.
@@ -384,6 +425,25 @@ mod tests {
         let url = presigned_url("http://127.0.0.1:1", "stack|res/1");
         assert!(url.starts_with("http://127.0.0.1:1/bucket/stack%7Cres/1?X-Amz-Algorithm="));
         assert!(url.ends_with(&format!("X-Amz-Signature={SIGNATURE}")));
+    }
+
+    #[test]
+    fn presigned_urls_say_when_they_were_signed() {
+        // `date -u -d @1796627730`: Mon Dec  7 07:15:30 UTC 2026.
+        let at = UNIX_EPOCH + Duration::from_secs(1_796_627_730);
+        let url = presigned_url_signed_at("http://h", "k", at);
+        assert!(url.contains("&X-Amz-Date=20261207T071530Z&"), "{url}");
+        assert!(url.contains("%2F20261207%2Fus-east-1%2F"), "{url}");
+        assert_eq!(amz_date(UNIX_EPOCH), "19700101T000000Z");
+        // A leap day, and the last second of a year.
+        assert_eq!(
+            amz_date(UNIX_EPOCH + Duration::from_secs(1_709_164_800)),
+            "20240229T000000Z"
+        );
+        assert_eq!(
+            amz_date(UNIX_EPOCH + Duration::from_secs(1_704_067_199)),
+            "20231231T235959Z"
+        );
     }
 
     #[test]

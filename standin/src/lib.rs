@@ -298,9 +298,15 @@ impl Standin {
 
     // ----- Response bucket -----
 
-    /// A presigned-looking PUT URL for `key` (its `X-Amz-Signature` is [`SIGNATURE`]).
+    /// A presigned-looking PUT URL for `key` (its `X-Amz-Signature` is [`SIGNATURE`]),
+    /// signed now.
     pub fn response_url(&self, key: &str) -> String {
         bucket::presigned_url(&self.bucket_url(), key)
+    }
+
+    /// [`Standin::response_url`], signed at `at`: for an event CloudFormation sent then.
+    pub fn response_url_signed_at(&self, key: &str, at: std::time::SystemTime) -> String {
+        bucket::presigned_url_signed_at(&self.bucket_url(), key, at)
     }
 
     /// Uploads the bucket accepted for `key`, oldest first.
