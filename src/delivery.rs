@@ -158,7 +158,8 @@ impl std::error::Error for DeliveryFailed {}
 /// PUTs `body` to `url` (no Content-Type, exact Content-Length), retrying network errors and
 /// any status but 2xx until it is delivered or `deadline` comes, or S3 has refused it
 /// [`MAX_REFUSALS`] times. Returns the number of attempts it took. A redirect is not a
-/// delivery, unless the client followed it (`http::client`: a 307 or 308 to another S3 host)
+/// delivery, unless the client followed it (`http::client`: a 307 or 308 to https on a host in
+/// an AWS partition's domain)
 /// and the PUT was stored there: S3's 301 PermanentRedirect for a bucket addressed at another
 /// region's endpoint has no Location, and stored nothing.
 pub async fn deliver(
@@ -195,6 +196,9 @@ pub async fn deliver(
             Err(_) => last_error = format!("no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT)),
         }
         warn!(attempt = attempts, error = %last_error, url = %url, "response PUT failed");
+        if refusals == MAX_REFUSALS {
+            break;
+        }
         let pause = backoff
             .next_pause()
             .min(deadline.saturating_duration_since(Instant::now()));

@@ -11,7 +11,7 @@ use crate::delivery::{deliver, ResponseUrl};
 use crate::dns::Resolver;
 use crate::eks::Eks;
 use crate::event::{Incoming, Request, RequestType};
-use crate::late::{self, Late};
+use crate::late::{self, Late, Signed};
 use crate::plan::Owner;
 use crate::resource::{self, Context, Failure, Progress, Success};
 use crate::response::{data, provider_reason, Response, Status};
@@ -110,21 +110,26 @@ pub enum Limit {
     ServiceTimeout,
 }
 
-/// When the answer is due: the Lambda deadline, or the resource's ServiceTimeout if that
-/// ends sooner. CloudFormation's wait begins before the event arrives (Lambda queues it), so
-/// a tenth of the ServiceTimeout, at most 5 s, is allowed for that.
-fn deadline_for(request: &Request, lambda: Instant) -> (Instant, Limit) {
+/// When the answer is due: the Lambda deadline, or when CloudFormation stops waiting if that
+/// is sooner. That is `waits_until` when the ResponseURL's signature says when CloudFormation
+/// sent the event ([`late::waits_until`]). Otherwise it is the resource's ServiceTimeout from
+/// now, less what the event may have spent in Lambda's queue: a tenth of the ServiceTimeout,
+/// at most 5 s.
+fn deadline_for(
+    request: &Request,
+    waits_until: Option<SystemTime>,
+    lambda: Instant,
+) -> (Instant, Limit) {
     let now = Instant::now();
-    match request.service_timeout {
-        Some(timeout) => {
-            let cloudformation = now + (timeout - (timeout / 10).min(Duration::from_secs(5)));
-            if cloudformation < lambda {
-                (cloudformation, Limit::ServiceTimeout)
-            } else {
-                (lambda, Limit::Lambda)
-            }
-        }
-        None => (lambda, Limit::Lambda),
+    let cloudformation = match waits_until {
+        Some(until) => Some(now + until.duration_since(SystemTime::now()).unwrap_or_default()),
+        None => request
+            .service_timeout
+            .map(|timeout| now + (timeout - (timeout / 10).min(Duration::from_secs(5)))),
+    };
+    match cloudformation {
+        Some(cloudformation) if cloudformation < lambda => (cloudformation, Limit::ServiceTimeout),
+        _ => (lambda, Limit::Lambda),
     }
 }
 
@@ -151,7 +156,8 @@ impl Handler {
 
     /// Handles one invocation: decides, acts, answers. Returns `Ok` only once the answer is
     /// delivered (direct mode) or is the result (provider mode), so that Lambda's own retry
-    /// gets another chance otherwise.
+    /// gets another chance otherwise; but for an event that came after CloudFormation stopped
+    /// waiting for it ([`late`]), which a retry would only make later.
     pub async fn handle(
         self: Arc<Self>,
         incoming: Incoming,
@@ -170,7 +176,6 @@ impl Handler {
                 + deadline
                     .duration_since(SystemTime::now())
                     .unwrap_or_default();
-            let (deadline, limit) = deadline_for(&request, lambda_deadline);
             info!(
                 ?mode,
                 physical_resource_id = request.physical_resource_id.as_deref().unwrap_or(""),
@@ -185,7 +190,9 @@ impl Handler {
             if let Some(url) = &url {
                 self.resolver.look_up_ahead(url.host());
             }
-            if let Some(late) = self.stopped_waiting(&request, url.as_ref()) {
+            let signed = self.signed(&request, url.as_ref());
+            let service_timeout = request.service_timeout;
+            if let Some(late) = late::stopped_waiting(signed, service_timeout, SystemTime::now()) {
                 error!(%late, "came after CloudFormation stopped waiting for it");
                 let failure = Failure::new(late.to_string());
                 let response = decide(&request, Err(failure), &Progress::default());
@@ -194,12 +201,16 @@ impl Handler {
                     Some(url) => {
                         let result = json!({"Status": response.status, "PhysicalResourceId": response.physical_resource_id});
                         // Delivered or not, the invocation succeeds: Lambda's retry of the
-                        // event would come later still.
-                        let _ = self.deliver(&url, response, lambda_deadline).await;
+                        // event would come later still. An expired URL is not tried at all.
+                        if !matches!(late, Late::UrlExpired { .. }) {
+                            let _ = self.deliver(&url, response, lambda_deadline).await;
+                        }
                         Ok(result)
                     }
                 };
             }
+            let waits_until = late::waits_until(signed, service_timeout);
+            let (deadline, limit) = deadline_for(&request, waits_until, lambda_deadline);
             let progress = Progress::default();
             // Boxed where it is made: the operation's future is about 19 KB, and moving it
             // by value into its task made this block's stack frame 44 KB rather than 21
@@ -243,11 +254,11 @@ impl Handler {
         })
     }
 
-    /// Whether CloudFormation no longer waits for the answer to `request`, by what its
-    /// ResponseURL (`url` in direct mode) says of when it was signed. Behind the CDK provider
-    /// framework, the event carries CloudFormation's URL too, for reading only.
-    fn stopped_waiting(&self, request: &Request, url: Option<&ResponseUrl>) -> Option<Late> {
-        let signed = match url {
+    /// What the ResponseURL of `request` (`url` in direct mode) says of when CloudFormation
+    /// signed it. Behind the CDK provider framework, the event carries CloudFormation's URL
+    /// too, for reading only.
+    fn signed(&self, request: &Request, url: Option<&ResponseUrl>) -> Signed {
+        match url {
             Some(url) => url.signed(),
             None => request
                 .response_url
@@ -255,8 +266,7 @@ impl Handler {
                 .and_then(|text| ResponseUrl::parse(text, true).ok())
                 .map(|url| url.signed())
                 .unwrap_or_default(),
-        };
-        late::stopped_waiting(signed, request.service_timeout, SystemTime::now())
+        }
     }
 
     /// The resource operation for this event, with the shared clients lent to it.
@@ -684,18 +694,41 @@ mod tests {
     async fn a_service_timeout_shorter_than_lambdas_sets_the_deadline() {
         let lambda = Instant::now() + Duration::from_secs(900);
         let mut request = request(None);
-        let (deadline, limit) = deadline_for(&request, lambda);
+        let (deadline, limit) = deadline_for(&request, None, lambda);
         assert_eq!((deadline, limit), (lambda, Limit::Lambda));
         // A tenth, at most 5 s, is left for the time the event spent in Lambda's queue.
         request.service_timeout = Some(Duration::from_secs(30));
-        let (deadline, limit) = deadline_for(&request, lambda);
+        let (deadline, limit) = deadline_for(&request, None, lambda);
         assert_eq!(limit, Limit::ServiceTimeout);
         assert_eq!(deadline - Instant::now(), Duration::from_secs(27));
         request.service_timeout = Some(Duration::from_secs(600));
-        let (deadline, _) = deadline_for(&request, lambda);
+        let (deadline, _) = deadline_for(&request, None, lambda);
         assert_eq!(deadline - Instant::now(), Duration::from_secs(595));
         request.service_timeout = Some(Duration::from_secs(3600));
-        assert_eq!(deadline_for(&request, lambda).1, Limit::Lambda);
+        assert_eq!(deadline_for(&request, None, lambda).1, Limit::Lambda);
+    }
+
+    /// The ResponseURL's signature says how long the event spent in Lambda's queue.
+    #[tokio::test(start_paused = true)]
+    async fn when_cloudformation_stops_waiting_is_read_from_the_signature() {
+        let lambda = Instant::now() + Duration::from_secs(900);
+        let request = request(None);
+        let until = SystemTime::now() + Duration::from_secs(120);
+        let (deadline, limit) = deadline_for(&request, Some(until), lambda);
+        assert_eq!(limit, Limit::ServiceTimeout);
+        let left = deadline - Instant::now();
+        assert!(
+            left <= Duration::from_secs(120) && left > Duration::from_secs(119),
+            "{left:?}"
+        );
+        // Already over: no time at all.
+        let past = SystemTime::now() - Duration::from_secs(10);
+        assert_eq!(deadline_for(&request, Some(past), lambda).0, Instant::now());
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        assert_eq!(
+            deadline_for(&request, Some(later), lambda),
+            (lambda, Limit::Lambda)
+        );
     }
 
     #[test]

@@ -9,6 +9,14 @@
 //! have come and gone), and an Update would change what the rollback restored. So such an
 //! event changes nothing, and answers FAILED to a URL nobody reads any more.
 //!
+//! A Delete too, even of an association ARN, which would seem safe to carry out whenever it
+//! comes: once CloudFormation has stopped waiting for it, the stack can move on, and a later
+//! update that returns the resource to that service account adopts the association it finds
+//! there, which this resource still owns. Carried out then, the late Delete would take the
+//! association from under the running pods. What is left instead is an association owned by
+//! this stack resource: adopted if the resource returns to its service account, named in the
+//! conflict error of any other that tries, and in this function's log.
+//!
 //! When CloudFormation sent the event is in the ResponseURL it signed: SigV4's `X-Amz-Date`.
 //! The SigV2 URLs of older events say only when they stop working (`Expires`, two hours
 //! after), which is later than any ServiceTimeout. A URL that says neither is never late.
@@ -19,9 +27,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How long CloudFormation waits when the event sets no ServiceTimeout.
 const DEFAULT_SERVICE_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Allowed on top of CloudFormation's wait: for its clock and Lambda's, and for the URL being
-/// signed a moment before the event is sent. Being late by less only costs the work.
-const GRACE: Duration = Duration::from_secs(300);
+/// Allowed on top of CloudFormation's wait before an event is called late: for its clock and
+/// Lambda's, both kept by Amazon's time service, and for the URL being signed a moment before
+/// the event is sent. An event less late than that gets no time to work instead: its deadline
+/// is when CloudFormation stops waiting ([`waits_until`]), already past.
+const GRACE: Duration = Duration::from_secs(60);
 
 /// What a ResponseURL says of when it was signed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +82,14 @@ impl fmt::Display for Late {
             ),
         }
     }
+}
+
+/// When CloudFormation stops waiting for the answer to an event whose ResponseURL was
+/// `signed` so, with `service_timeout` (CloudFormation's default when `None`), if the URL says
+/// when it was signed.
+pub fn waits_until(signed: Signed, service_timeout: Option<Duration>) -> Option<SystemTime> {
+    let service_timeout = service_timeout.unwrap_or(DEFAULT_SERVICE_TIMEOUT);
+    signed.at?.checked_add(service_timeout)
 }
 
 /// Whether CloudFormation has stopped waiting for the answer to an event whose ResponseURL
@@ -188,18 +206,18 @@ mod tests {
         };
         let after = |seconds| sent + Duration::from_secs(seconds);
         // The default hour, and the grace on top.
-        assert_eq!(stopped_waiting(signed, None, after(3600 + 300)), None);
+        assert_eq!(stopped_waiting(signed, None, after(3600 + 60)), None);
         assert_eq!(
-            stopped_waiting(signed, None, after(3600 + 301)),
+            stopped_waiting(signed, None, after(3600 + 61)),
             Some(Late::PastServiceTimeout {
-                sent_ago: Duration::from_secs(3901),
+                sent_ago: Duration::from_secs(3661),
                 service_timeout: Duration::from_secs(3600),
             })
         );
         // A shorter ServiceTimeout.
         let ten_minutes = Some(Duration::from_secs(600));
-        assert_eq!(stopped_waiting(signed, ten_minutes, after(899)), None);
-        assert!(stopped_waiting(signed, ten_minutes, after(901)).is_some());
+        assert_eq!(stopped_waiting(signed, ten_minutes, after(659)), None);
+        assert!(stopped_waiting(signed, ten_minutes, after(661)).is_some());
         // Signed later than this clock says it is: not late.
         assert_eq!(
             stopped_waiting(signed, None, sent - Duration::from_secs(60)),
@@ -216,13 +234,29 @@ mod tests {
         };
         assert_eq!(stopped_waiting(signed, None, until), None);
         assert_eq!(
-            stopped_waiting(signed, None, until + Duration::from_secs(301)),
+            stopped_waiting(signed, None, until + Duration::from_secs(61)),
             Some(Late::UrlExpired {
-                ago: Duration::from_secs(301)
+                ago: Duration::from_secs(61)
             })
         );
         let never = Signed::default();
         assert_eq!(stopped_waiting(never, None, SystemTime::now()), None);
+        assert_eq!(waits_until(signed, None), None, "no time it was sent");
+    }
+
+    #[test]
+    fn cloudformation_waits_its_service_timeout_from_the_signature() {
+        let sent = at("20261207T070000Z");
+        let signed = Signed {
+            at: Some(sent),
+            until: None,
+        };
+        assert_eq!(waits_until(signed, None), Some(at("20261207T080000Z")));
+        let ten_minutes = Some(Duration::from_secs(600));
+        assert_eq!(
+            waits_until(signed, ten_minutes),
+            Some(at("20261207T071000Z"))
+        );
     }
 
     #[test]

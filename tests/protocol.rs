@@ -351,6 +351,66 @@ async fn an_event_that_comes_after_cloudformation_stopped_waiting_changes_nothin
     );
 }
 
+/// An event signed with SigV2 (as in older events) says only when its URL expires: once it
+/// has, nothing is changed, and nothing is PUT to a URL S3 would refuse.
+#[tokio::test]
+async fn an_event_whose_url_has_expired_changes_nothing_and_puts_nothing() {
+    let h = Harness::start().await;
+    let mut delete = h.event(
+        "Delete",
+        properties(),
+        Some("arn:aws:eks:us-east-1:111122223333:podidentityassociation/prod/a-abcdefghij1234567"),
+    );
+    let key = delete["RequestId"].as_str().unwrap().to_owned();
+    let expired = std::time::SystemTime::now() - Duration::from_secs(10 * 60);
+    let expires = expired
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    delete["ResponseURL"] = json!(format!(
+        "{}/bucket/{key}?AWSAccessKeyId=AKIDSTANDIN&Expires={expires}&Signature={SIGNATURE}",
+        h.standin.plain_url()
+    ));
+    let outcome = h.invoke(&delete, Duration::from_secs(30)).await;
+    let Outcome::Response(result) = outcome else {
+        panic!("a late event's invocation succeeds: {outcome:?}");
+    };
+    assert_eq!(result["Status"], "FAILED", "{result}");
+    assert!(
+        h.standin.responses(&key).is_empty(),
+        "no PUT to an expired URL"
+    );
+    assert!(h.eks_operations().is_empty());
+    assert!(h.logs().contains("expired 10 min ago"), "{}", h.logs());
+}
+
+/// An event that waited in Lambda's queue has only what is left of CloudFormation's wait,
+/// read from when CloudFormation signed its URL, not its whole ServiceTimeout from now.
+#[tokio::test]
+async fn an_event_that_waited_has_only_the_rest_of_cloudformations_wait() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::eks("CreatePodIdentityAssociation"),
+        Fault::Delay(Duration::from_secs(60)),
+        1,
+    );
+    // Sent 9 min 52 s ago, with 10 minutes to answer: 8 s are left.
+    let event = h.event(
+        "Create",
+        properties_with(json!({"ServiceTimeout": "600"})),
+        None,
+    );
+    let event = sent_ago(&h, event, Duration::from_secs(592));
+    let response = h.send_within(&event, Duration::from_secs(60)).await;
+    assert_failed(&response, &["Timed out", "ServiceTimeout"]);
+    let handed_out = h.standin.invocations().pop().and_then(|i| i.handed_out_at);
+    let answered = h.standin.responses(event["RequestId"].as_str().unwrap())[0].received_at;
+    assert!(
+        answered - handed_out.expect("handed out") < Duration::from_secs(8),
+        "answered after CloudFormation stopped waiting"
+    );
+}
+
 /// Lambda's queue and retries delay events by minutes; within the ServiceTimeout they are
 /// carried out as any other.
 #[tokio::test]
