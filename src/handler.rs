@@ -193,21 +193,7 @@ impl Handler {
             let signed = self.signed(&request, url.as_ref());
             let service_timeout = request.service_timeout;
             if let Some(late) = late::stopped_waiting(signed, service_timeout, SystemTime::now()) {
-                error!(%late, "came after CloudFormation stopped waiting for it");
-                let failure = Failure::new(late.to_string());
-                let response = decide(&request, Err(failure), &Progress::default());
-                return match url {
-                    None => provider_result(&request, response),
-                    Some(url) => {
-                        let result = json!({"Status": response.status, "PhysicalResourceId": response.physical_resource_id});
-                        // Delivered or not, the invocation succeeds: Lambda's retry of the
-                        // event would come later still. An expired URL is not tried at all.
-                        if !matches!(late, Late::UrlExpired { .. }) {
-                            let _ = self.deliver(&url, response, lambda_deadline).await;
-                        }
-                        Ok(result)
-                    }
-                };
+                return self.answer_late(&request, url, late, lambda_deadline).await;
             }
             let waits_until = late::waits_until(signed, service_timeout);
             let (deadline, limit) = deadline_for(&request, waits_until, lambda_deadline);
@@ -252,6 +238,35 @@ impl Handler {
             error!(%refused, "no response can be sent, nothing was changed");
             refused.into()
         })
+    }
+
+    /// Answers an event that came after CloudFormation stopped waiting for it: FAILED, having
+    /// changed nothing. Delivered or not, the invocation succeeds, since Lambda's retry of the
+    /// event would come later still; an expired URL is not tried at all.
+    async fn answer_late(
+        &self,
+        request: &Request,
+        url: Option<ResponseUrl>,
+        late: Late,
+        lambda_deadline: Instant,
+    ) -> Result<Value, lambda_runtime::Error> {
+        error!(%late, "came after CloudFormation stopped waiting for it");
+        let expired = matches!(late, Late::UrlExpired { .. });
+        let response = decide(
+            request,
+            Err(Failure::new(late.to_string())),
+            &Progress::default(),
+        );
+        match url {
+            None => provider_result(request, response),
+            Some(url) => {
+                let result = json!({"Status": response.status, "PhysicalResourceId": response.physical_resource_id});
+                if !expired {
+                    let _ = self.deliver(&url, response, lambda_deadline).await;
+                }
+                Ok(result)
+            }
+        }
     }
 
     /// What the ResponseURL of `request` (`url` in direct mode) says of when CloudFormation
