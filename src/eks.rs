@@ -39,6 +39,9 @@ pub enum ErrorKind {
     /// name that does not resolve, as for a region that does not exist; a refused or
     /// unroutable connection) or before it was sent (no credentials).
     Unreached,
+    /// EKS throttled every attempt of the call that reached it (a 429 answer): it was not
+    /// carried out, though another try later may be.
+    Throttled,
     /// Anything else (throttling after retries, server errors, timeouts, the network): the
     /// call may or may not have taken effect.
     Other,
@@ -81,12 +84,20 @@ impl EksError {
                 .contains("role provided in the request does not exist")
     }
 
-    /// The call changed nothing: no attempt of it reached EKS, or EKS refused a request it
-    /// would refuse every time (invalid, not permitted, no such cluster), even if the SDK's
-    /// hidden retries of it had an attempt time out first, since that attempt was refused
-    /// too. Every other failure leaves its effect unknown. A Conflict among them: it is also
-    /// what a retry would meet if an attempt that timed out had created the association.
+    /// The call changed nothing: no attempt of it reached EKS, EKS throttled each one that
+    /// did, or EKS refused a request it would refuse every time (invalid, not permitted, no
+    /// such cluster), even if the SDK's hidden retries of it had an attempt time out first,
+    /// since that attempt was refused too. Every other failure leaves its effect unknown. A
+    /// Conflict among them: it is also what a retry would meet if an attempt that timed out
+    /// had created the association.
     pub fn changed_nothing(&self) -> bool {
+        self.kind == ErrorKind::Throttled || self.would_meet_any_call()
+    }
+
+    /// EKS would give every call of the same credentials and region this answer: it refused
+    /// the request as not permitted or invalid, or found no cluster, or none of its attempts
+    /// reached an endpoint. Not throttling, which passes.
+    pub fn would_meet_any_call(&self) -> bool {
         matches!(
             self.kind,
             ErrorKind::Refused | ErrorKind::NotFound | ErrorKind::Unreached
@@ -117,7 +128,7 @@ impl EksError {
         let by_status = self
             .status
             .is_some_and(|status| status == 429 || status >= 500);
-        self.kind == ErrorKind::Other && (by_code || by_status)
+        matches!(self.kind, ErrorKind::Other | ErrorKind::Throttled) && (by_code || by_status)
     }
 
     fn from_sdk<E>(operation: &'static str, error: aws_sdk_eks::error::SdkError<E>) -> EksError
@@ -221,8 +232,10 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
 }
 
 /// Watches the attempts of one call (the SDK retries within it) to tell whether any may have
-/// reached EKS: one that was sent and got an answer, or failed after its connection opened.
-/// A call none of whose attempts did changed nothing ([`ErrorKind::Unreached`]).
+/// been carried out: one that was sent and got an answer, or failed after its connection
+/// opened, reached EKS; of those, one answered with a 429 was throttled, not carried out. A
+/// call none of whose attempts reached EKS ([`ErrorKind::Unreached`]), or each of whose
+/// attempts that did was throttled ([`ErrorKind::Throttled`]), changed nothing.
 #[derive(Debug, Clone, Default)]
 struct Reach(Arc<Attempts>);
 
@@ -230,13 +243,20 @@ struct Reach(Arc<Attempts>);
 struct Attempts {
     sending: AtomicBool,
     reached: AtomicBool,
+    /// An attempt reached EKS and was not throttled: no answer, or another answer.
+    not_throttled: AtomicBool,
 }
 
 impl Reach {
-    /// `error`, marked [`ErrorKind::Unreached`] when no attempt reached EKS.
+    /// `error`, marked [`ErrorKind::Unreached`] when no attempt reached EKS, or
+    /// [`ErrorKind::Throttled`] when each that did was throttled.
     fn judge(&self, mut error: EksError) -> EksError {
-        if error.kind == ErrorKind::Other && !self.0.reached.load(Ordering::Relaxed) {
-            error.kind = ErrorKind::Unreached;
+        if error.kind == ErrorKind::Other {
+            if !self.0.reached.load(Ordering::Relaxed) {
+                error.kind = ErrorKind::Unreached;
+            } else if !self.0.not_throttled.load(Ordering::Relaxed) {
+                error.kind = ErrorKind::Throttled;
+            }
         }
         error
     }
@@ -271,6 +291,12 @@ impl Intercept for Reach {
             );
         if sent && !never_connected {
             self.0.reached.store(true, Ordering::Relaxed);
+            let throttled = context
+                .response()
+                .is_some_and(|answer| answer.status().as_u16() == 429);
+            if !throttled {
+                self.0.not_throttled.store(true, Ordering::Relaxed);
+            }
         }
         Ok(())
     }

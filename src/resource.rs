@@ -484,7 +484,7 @@ async fn remove_after_abandoned_create(
         return Err(error);
     }
     match failing {
-        Some(error) if placeholder || !error.changed_nothing() => Err(error),
+        Some(error) if placeholder || !error.would_meet_any_call() => Err(error),
         Some(error) => {
             warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
             Ok(())

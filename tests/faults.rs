@@ -67,6 +67,14 @@ async fn persistent_throttling_fails_with_the_eks_error_in_time() {
     assert_failed(&response, &["ThrottlingException", CREATE]);
     let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
     assert_eq!(creates, 5, "the SDK's retry policy: 5 attempts");
+    // EKS carried out none of them (each was answered 429): the Delete of the rollback that
+    // follows needs no look, which would be throttled too, and could leave it stuck.
+    let id = response["PhysicalResourceId"].as_str().unwrap();
+    assert!(id.contains("nothing-created"), "{response}");
+    h.standin.clear_eks_calls();
+    let delete = h.send(&h.event("Delete", properties(), Some(id))).await;
+    assert_eq!(delete["Status"], "SUCCESS", "{delete}");
+    assert!(h.eks_operations().is_empty(), "no EKS call");
 }
 
 /// A stack that creates or deletes many associations at once can be throttled for longer
@@ -134,10 +142,12 @@ async fn throttling_never_uses_up_the_retries_of_later_calls() {
     }
 }
 
-/// Throttled to the end, a replacement still leaves its undo the time to look for what its
-/// Creates may have made, and answers in time with the old id.
+/// Throttled to the end, a replacement fails after one run, in time, with the old id. EKS
+/// carried out none of its Creates (each was answered 429), so there is nothing to undo, and
+/// no look for it: CloudFormation may already have rolled back, and a later deployment have
+/// made an association there with the same tags.
 #[tokio::test]
-async fn a_throttled_replacement_fails_after_one_run_and_is_undone_in_time() {
+async fn a_throttled_replacement_fails_after_one_run_with_nothing_to_undo() {
     let h = Harness::start().await;
     let old = properties();
     let arn = h.create(old.clone()).await;
@@ -146,23 +156,57 @@ async fn a_throttled_replacement_fails_after_one_run_and_is_undone_in_time() {
         .inject(FaultTarget::eks(CREATE), throttled(), 1000);
     let moved = properties_with(json!({"ServiceAccount": "moved"}));
     let response = h.send(&h.update(&arn, old, moved)).await;
-    assert_failed(&response, &["ThrottlingException", "It was cleaned up"]);
+    assert_failed(&response, &["ThrottlingException"]);
     assert_eq!(response["PhysicalResourceId"], arn.as_str());
     assert!(h.ended_before_the_deadline(), "{}", h.logs());
     // The SDK's five attempts, and no second run, whose Create could outlast the rollback's
     // look for it (tests/ownership.rs).
-    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    let operations = h.eks_operations();
+    let creates = operations.iter().filter(|op| *op == CREATE).count();
     assert_eq!(creates, 5, "{}", h.logs());
+    assert_eq!(
+        operations.last().map(String::as_str),
+        Some(CREATE),
+        "no undo"
+    );
+    assert_eq!(h.association_arns(), std::slice::from_ref(&arn));
+}
+
+/// A replacement whose Create may have been carried out (an attempt's answer was lost, and
+/// EKS throttled the rest) is undone before it answers, with one look: the undo.
+#[tokio::test]
+async fn a_replacement_throttled_after_a_lost_answer_is_undone_in_time() {
+    let h = Harness::start().await;
+    let old = properties();
+    let arn = h.create(old.clone()).await;
+    h.standin.clear_eks_calls();
+    h.standin
+        .inject(FaultTarget::eks(CREATE), Fault::ResetAfterHandling, 1);
+    h.standin
+        .inject(FaultTarget::eks(CREATE), throttled(), 1000);
+    let moved = properties_with(json!({"ServiceAccount": "moved"}));
+    let response = h.send(&h.update(&arn, old, moved)).await;
+    assert_failed(&response, &["ThrottlingException", "It was cleaned up"]);
+    assert_eq!(response["PhysicalResourceId"], arn.as_str());
+    assert!(h.ended_before_the_deadline(), "{}", h.logs());
     assert_eq!(h.association_arns(), std::slice::from_ref(&arn));
     // The undo looks once: CloudFormation may already have rolled back, and a later
     // deployment's association there, with the same tags, must not meet a second look.
     let operations = h.eks_operations();
     let last_create = operations.iter().rposition(|op| op == CREATE).unwrap();
     assert_eq!(
-        operations[last_create + 1..],
-        ["ListPodIdentityAssociations"],
+        operations[last_create + 1],
+        "ListPodIdentityAssociations",
         "{}",
         h.logs()
+    );
+    assert_eq!(
+        operations[last_create + 2..]
+            .iter()
+            .filter(|op| *op == "ListPodIdentityAssociations")
+            .count(),
+        0,
+        "one look: {operations:?}"
     );
 }
 
