@@ -66,10 +66,10 @@ impl From<PropertyErrors> for Failure {
 /// is unknown (a call timed out, met a conflict it could not attribute, or a server error,
 /// or the deadline or a panic cut it off).
 ///
-/// A call made nothing when EKS refused it as it would refuse any, or none of its attempts
-/// reached EKS (see [`EksError::changed_nothing`]); that clears no doubt an earlier call of
-/// the event left. An association of someone else's holding the service account clears all
-/// of it: EKS allows one per service account.
+/// A call made nothing when EKS refused it as it would refuse any, throttled each of its
+/// attempts, or none of them reached EKS (see [`EksError::changed_nothing`]); that clears no
+/// doubt an earlier call of the event left. An association of someone else's holding the
+/// service account clears all of it: EKS allows one per service account.
 ///
 /// A replacement Update also records that its new service account had no association
 /// before its Create: whatever this resource owns there afterwards, that Create made (see
