@@ -42,8 +42,8 @@ pub enum ErrorKind {
     /// EKS throttled every attempt of the call that reached it (a 429 answer): it was not
     /// carried out, though another try later may be.
     Throttled,
-    /// Anything else (throttling after retries, server errors, timeouts, the network): the
-    /// call may or may not have taken effect.
+    /// Anything else (server errors, timeouts, the network, throttling after an attempt that
+    /// got another answer or none): the call may or may not have taken effect.
     Other,
 }
 
