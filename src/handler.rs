@@ -197,7 +197,11 @@ impl Handler {
             }
             let waits_until = late::waits_until(signed, service_timeout);
             let (deadline, limit) = deadline_for(&request, waits_until, lambda_deadline);
-            let progress = Progress::default();
+            let progress = if late::first_run(signed, SystemTime::now()) {
+                Progress::first_run()
+            } else {
+                Progress::default()
+            };
             // Boxed where it is made: the operation's future is about 19 KB, and moving it
             // by value into its task made this block's stack frame 44 KB rather than 21
             // (`make bench`).

@@ -84,6 +84,21 @@ impl fmt::Display for Late {
     }
 }
 
+/// The soonest Lambda runs an event again after an invocation that failed: a minute after it
+/// ended, less some for the clocks.
+const SOONEST_RETRY: Duration = Duration::from_secs(50);
+
+/// Whether this run of an event whose ResponseURL was `signed` so is its first, at `now`: it
+/// came sooner after CloudFormation sent it than Lambda runs an event again. Without the time
+/// it was sent, that cannot be told. (Lambda's queue may also, rarely, hand the same event
+/// over twice at about the same time; nothing tells that apart.)
+pub fn first_run(signed: Signed, now: SystemTime) -> bool {
+    signed.at.is_some_and(|at| {
+        now.duration_since(at)
+            .map_or(true, |ago| ago < SOONEST_RETRY)
+    })
+}
+
 /// When CloudFormation stops waiting for the answer to an event whose ResponseURL was
 /// `signed` so, with `service_timeout` (CloudFormation's default when `None`), if the URL says
 /// when it was signed.
@@ -242,6 +257,22 @@ mod tests {
         let never = Signed::default();
         assert_eq!(stopped_waiting(never, None, SystemTime::now()), None);
         assert_eq!(waits_until(signed, None), None, "no time it was sent");
+    }
+
+    #[test]
+    fn only_an_event_that_came_within_a_minute_is_surely_a_first_run() {
+        let sent = at("20261207T070000Z");
+        let signed = Signed {
+            at: Some(sent),
+            until: None,
+        };
+        assert!(first_run(signed, sent + Duration::from_secs(2)));
+        assert!(
+            first_run(signed, sent - Duration::from_secs(2)),
+            "clocks apart"
+        );
+        assert!(!first_run(signed, sent + Duration::from_secs(50)));
+        assert!(!first_run(Signed::default(), sent), "no time it was sent");
     }
 
     #[test]

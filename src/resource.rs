@@ -85,6 +85,8 @@ struct Created {
     /// A Create was answered in a way that leaves its effect unknown.
     in_doubt: bool,
     placement_was_free: bool,
+    /// This is surely the event's first run ([`Progress::first_run`]).
+    first_run: bool,
 }
 
 impl Created {
@@ -94,6 +96,14 @@ impl Created {
 }
 
 impl Progress {
+    /// The progress of an event's first run, which no earlier run of it can have made
+    /// anything before (see [`crate::late::first_run`]). Otherwise, `Progress::default()`.
+    pub fn first_run() -> Progress {
+        let progress = Progress::default();
+        progress.lock().first_run = true;
+        progress
+    }
+
     /// Records a CreatePodIdentityAssociation about to be sent: until its answer, an
     /// association may exist that nothing has reported.
     pub fn sending(&self) {
@@ -103,6 +113,18 @@ impl Progress {
     /// Records that the Create just sent made nothing.
     pub fn made_nothing(&self) {
         self.lock().in_flight = false;
+    }
+
+    /// Records that EKS throttled each attempt of the Create just sent: it made nothing, but
+    /// an earlier run of the event (Lambda runs one again when its answer was not delivered)
+    /// may have, with the same token, unless this is the first: a throttled Create does not
+    /// return what the token made, as one that gets through does.
+    pub fn throttled(&self) {
+        let mut created = self.lock();
+        created.in_flight = false;
+        if !created.first_run {
+            created.in_doubt = true;
+        }
     }
 
     /// Records that the Create just sent failed in a way that leaves its effect unknown.
@@ -583,6 +605,7 @@ async fn create_association(
             let outcome = ctx.eks.create(desired, tags.clone(), &ctx.token).await;
             match &outcome {
                 Ok(association) => ctx.progress.created(&association.arn),
+                Err(error) if error.kind == ErrorKind::Throttled => ctx.progress.throttled(),
                 Err(error) if error.changed_nothing() => ctx.progress.made_nothing(),
                 Err(_) => ctx.progress.outcome_unknown(),
             }

@@ -279,15 +279,6 @@ async fn a_short_service_timeout_is_answered_before_cloudformation_stops_waiting
     assert_answered_before_cloudformation_stops_waiting(&h, &event, Duration::from_secs(4)).await;
 }
 
-/// `event` with its ResponseURL signed `ago`: CloudFormation sent it then, and Lambda
-/// handed it over only now (queued while the function was throttled, or run again).
-fn sent_ago(h: &Harness, mut event: Value, ago: Duration) -> Value {
-    let key = event["RequestId"].as_str().unwrap().to_owned();
-    let signed = std::time::SystemTime::now() - ago;
-    event["ResponseURL"] = json!(h.standin.response_url_signed_at(&key, signed));
-    event
-}
-
 /// After its ServiceTimeout CloudFormation has failed the resource and rolled back: a Create
 /// run then would make an association no stack knows of, an Update would undo the rollback.
 #[tokio::test]
@@ -298,8 +289,7 @@ async fn an_event_that_comes_after_cloudformation_stopped_waiting_changes_nothin
     let minutes = |n: u64| Duration::from_secs(60 * n);
 
     // CloudFormation's default hour, and more.
-    let create = sent_ago(
-        &h,
+    let create = h.sent_ago(
         h.event(
             "Create",
             properties_with(json!({"ServiceAccount": "late"})),
@@ -327,14 +317,13 @@ async fn an_event_that_comes_after_cloudformation_stopped_waiting_changes_nothin
     let moved = properties_with(
         json!({"RoleArn": "arn:aws:iam::111122223333:role/moved", "ServiceTimeout": "600"}),
     );
-    let update = sent_ago(&h, h.update(&arn, properties(), moved), minutes(20));
+    let update = h.sent_ago(h.update(&arn, properties(), moved), minutes(20));
     let response = h.send(&update).await;
     assert_failed(&response, &["waits 10 min for the answer"]);
     assert_eq!(response["PhysicalResourceId"], arn.as_str());
 
     // Behind the provider framework, a failure: the framework answers.
-    let create = via_framework(sent_ago(
-        &h,
+    let create = via_framework(h.sent_ago(
         h.event(
             "Create",
             properties_with(json!({"ServiceAccount": "late"})),
@@ -406,7 +395,7 @@ async fn an_event_that_waited_has_only_the_rest_of_cloudformations_wait() {
         properties_with(json!({"ServiceTimeout": "600"})),
         None,
     );
-    let event = sent_ago(&h, event, Duration::from_secs(592));
+    let event = h.sent_ago(event, Duration::from_secs(592));
     assert_answered_before_cloudformation_stops_waiting(&h, &event, Duration::from_secs(8)).await;
 }
 
@@ -415,8 +404,7 @@ async fn an_event_that_waited_has_only_the_rest_of_cloudformations_wait() {
 #[tokio::test]
 async fn an_event_that_waited_within_the_service_timeout_is_carried_out() {
     let h = Harness::start().await;
-    let create = sent_ago(
-        &h,
+    let create = h.sent_ago(
         h.event("Create", properties(), None),
         Duration::from_secs(50 * 60),
     );

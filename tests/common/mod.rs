@@ -153,6 +153,15 @@ impl Harness {
         event
     }
 
+    /// `event` with its ResponseURL signed `ago`: CloudFormation sent it then, and Lambda
+    /// handed it over only now (queued while the function was throttled, or run again).
+    pub fn sent_ago(&self, mut event: Value, ago: Duration) -> Value {
+        let key = event["RequestId"].as_str().unwrap_or_default().to_owned();
+        let signed = std::time::SystemTime::now() - ago;
+        event["ResponseURL"] = json!(self.standin.response_url_signed_at(&key, signed));
+        event
+    }
+
     /// An Update event from `old` to `new` properties.
     pub fn update(&self, physical_id: &str, old: Value, new: Value) -> Value {
         let mut event = self.event("Update", new, Some(physical_id));
