@@ -436,13 +436,14 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// that gets through: one failed call late in the wait, with no time left to run the event
 /// again, must not fail the Delete, nor one early be forgotten. It fails the Delete only if
 /// no later look removed what it found or found nothing of this resource's left. While no
-/// look has succeeded, looking goes on too, and if none ever does,
-/// the last error decides: one that EKS would have given the Create as well (refused: not
-/// permitted, a region not enabled; or never reached: a region with no endpoint) means that
-/// Create made nothing, and the Delete succeeds rather than leave the rollback stuck;
-/// any other (throttling, server errors) leaves that unknown, and fails the Delete. Not so
-/// after a `placeholder`: that Create answered that a request of it may have reached EKS,
-/// so that neither kind of error tells what it made, and any fails.
+/// look has succeeded, looking goes on too, and if none ever does, the errors decide: when
+/// each was one that EKS would have given the Create as well (refused: not permitted, a
+/// region not enabled; or never reached: a region with no endpoint), that Create made
+/// nothing, and the Delete succeeds rather than leave the rollback stuck; any other among
+/// them (throttling, server errors, a look that took too long) leaves that unknown, and fails
+/// the Delete with the last error: a single look that met no endpoint, say, after others
+/// that reached EKS, proves nothing. Not so after a `placeholder`: that Create answered that
+/// a request of it may have reached EKS, so that no error tells what it made, and any fails.
 async fn remove_after_abandoned_create(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
@@ -471,6 +472,8 @@ async fn remove_after_abandoned_create(
             Some(error)
         }
     };
+    // While no look has succeeded: whether every look failed as the Create would have.
+    let mut all_as_the_create = failing.as_ref().is_none_or(EksError::would_meet_any_call);
     if failing.is_none() {
         info!(
             for_up_to = ?last_look.saturating_duration_since(Instant::now()),
@@ -496,17 +499,21 @@ async fn remove_after_abandoned_create(
             Ok(Err(error)) => {
                 warn!(%error, "looking again failed; passed over");
                 if failing.is_some() {
+                    all_as_the_create &= error.would_meet_any_call();
                     failing = Some(error);
                 }
             }
-            Err(_) => warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over"),
+            Err(_) => {
+                warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over");
+                all_as_the_create = false;
+            }
         }
     }
     if let Some(error) = unremoved {
         return Err(error);
     }
     match failing {
-        Some(error) if placeholder || !error.would_meet_any_call() => Err(error),
+        Some(error) if placeholder || !all_as_the_create => Err(error),
         Some(error) => {
             warn!(%error, "no look got through, each refused as the Create would have been: it made nothing");
             Ok(())

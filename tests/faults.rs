@@ -510,4 +510,25 @@ async fn an_invented_id_delete_that_eks_refuses_every_look_does_not_stick_the_ro
         &["ListPodIdentityAssociations", "ThrottlingException"],
     );
     assert!(h.ended_before_the_deadline());
+    // And so does a last refusal after a look of another kind (the SDK's five attempts of
+    // the first, throttled): only when every look failed as the Create would have is the
+    // Create taken to have made nothing.
+    h.standin.clear_faults();
+    h.standin.inject(list(), throttled(), 5);
+    h.standin.inject(
+        list(),
+        Fault::status(403, "AccessDeniedException", "not allowed"),
+        1000,
+    );
+    let response = h
+        .send_within(
+            &h.event("Delete", properties(), Some(invented)),
+            Duration::from_secs(12),
+        )
+        .await;
+    assert_failed(
+        &response,
+        &["ListPodIdentityAssociations", "AccessDeniedException"],
+    );
+    assert!(h.ended_before_the_deadline());
 }
