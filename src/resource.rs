@@ -440,9 +440,9 @@ const LOOK_LIMIT: Duration = Duration::from_secs(2);
 /// each was one that EKS would have given the Create as well (refused: not permitted, a
 /// region not enabled; or never reached: a region with no endpoint), that Create made
 /// nothing, and the Delete succeeds rather than leave the rollback stuck; any other among
-/// them (throttling, server errors, a look that took too long) leaves that unknown, and fails
-/// the Delete with the last error: a single look that met no endpoint, say, after others
-/// that reached EKS, proves nothing. Not so after a `placeholder`: that Create answered that
+/// them (throttling, server errors) leaves that unknown, and fails the Delete with the last
+/// error: a single look that met no endpoint, say, after others that reached EKS, proves
+/// nothing. (A look that took too long is passed over.) Not so after a `placeholder`: that Create answered that
 /// a request of it may have reached EKS, so that no error tells what it made, and any fails.
 async fn remove_after_abandoned_create(
     ctx: &Context<'_>,
@@ -503,10 +503,9 @@ async fn remove_after_abandoned_create(
                     failing = Some(error);
                 }
             }
-            Err(_) => {
-                warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over");
-                all_as_the_create = false;
-            }
+            // Says nothing either way: the SDK may still have been retrying a connection
+            // that no endpoint answers, as for a Region that has none.
+            Err(_) => warn!(limit = ?LOOK_LIMIT, "looking again took too long; passed over"),
         }
     }
     if let Some(error) = unremoved {
