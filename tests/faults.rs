@@ -7,7 +7,7 @@ use cfn_eks_pod_identity::arn::AssociationArn;
 use cfn_eks_pod_identity::config::Environment;
 use cfn_eks_pod_identity::eks::{self, Eks};
 use common::{assert_failed, properties, properties_with, throttled, Harness};
-use serde_json::json;
+use serde_json::{json, Value};
 use standin::{Fault, FaultTarget, Outcome, Standin};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -315,16 +315,30 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     );
 }
 
+/// Sends a Create, in a function given `timeout`, while the bucket meets the next `count`
+/// PUTs with `fault`: the event, and how its invocation ended.
+async fn create_while_the_bucket_fails(
+    h: &Harness,
+    fault: Fault,
+    count: u32,
+    timeout: Duration,
+) -> (Value, Outcome) {
+    h.standin.inject(FaultTarget::Bucket, fault, count);
+    let event = h.event("Create", properties(), None);
+    let outcome = h.invoke(&event, timeout).await;
+    (event, outcome)
+}
+
 #[tokio::test]
 async fn a_bucket_that_hangs_does_not_outlive_the_deadline() {
     let h = Harness::start().await;
-    h.standin.inject(
-        FaultTarget::Bucket,
+    let (_, outcome) = create_while_the_bucket_fails(
+        &h,
         Fault::Delay(Duration::from_secs(60)),
         1000,
-    );
-    let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(4)).await;
+        Duration::from_secs(4),
+    )
+    .await;
     assert!(
         matches!(outcome, Outcome::Error { .. }),
         "an undelivered response is an invocation error: {outcome:?}"
@@ -338,13 +352,13 @@ async fn a_bucket_that_hangs_does_not_outlive_the_deadline() {
 #[tokio::test]
 async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() {
     let h = Harness::start().await;
-    h.standin.inject(
-        FaultTarget::Bucket,
+    let (event, outcome) = create_while_the_bucket_fails(
+        &h,
         Fault::status(503, "SlowDown", "Reduce your request rate"),
         1000,
-    );
-    let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(6)).await;
+        Duration::from_secs(6),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
     assert!(
         h.standin.injected_fault_count() >= 3,
@@ -364,13 +378,13 @@ async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() 
 #[tokio::test]
 async fn a_bucket_that_fails_for_a_while_is_retried_within_the_invocation() {
     let h = Harness::start().await;
-    h.standin.inject(
-        FaultTarget::Bucket,
+    let (event, outcome) = create_while_the_bucket_fails(
+        &h,
         Fault::status(503, "SlowDown", "Reduce your request rate"),
         10,
-    );
-    let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(40)).await;
+        Duration::from_secs(40),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert_eq!(h.standin.injected_fault_count(), 10);
     assert_eq!(h.responses(&event).len(), 1);
@@ -383,13 +397,13 @@ async fn a_bucket_that_fails_for_a_while_is_retried_within_the_invocation() {
 #[tokio::test]
 async fn a_bucket_that_refuses_the_put_is_tried_a_few_times_only() {
     let h = Harness::start().await;
-    h.standin.inject(
-        FaultTarget::Bucket,
+    let (_, outcome) = create_while_the_bucket_fails(
+        &h,
         Fault::status(403, "AccessDenied", "Request has expired"),
         1000,
-    );
-    let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(60)).await;
+        Duration::from_secs(60),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
     assert_eq!(h.standin.injected_fault_count(), 8, "eight refusals");
 }
@@ -399,13 +413,13 @@ async fn a_redirect_that_stored_nothing_is_not_taken_for_delivery() {
     let h = Harness::start().await;
     // S3's answer for a bucket addressed at another region's endpoint: no Location, nothing
     // stored. Counted as delivered, the stack would wait an hour for the answer.
-    h.standin.inject(
-        FaultTarget::Bucket,
+    let (event, outcome) = create_while_the_bucket_fails(
+        &h,
         Fault::status(301, "PermanentRedirect", "use the specified endpoint"),
         2,
-    );
-    let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+        Duration::from_secs(30),
+    )
+    .await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     assert_eq!(h.standin.injected_fault_count(), 2);
     assert_eq!(h.responses(&event).len(), 1, "retried until it was stored");
