@@ -91,12 +91,12 @@ hot-text: bench-driver
 		--out link/hot-text.ld --label "$$(git describe --always --dirty 2>/dev/null)"
 
 ## fuzz: fuzz the event parser and property validation for FUZZ_SECONDS (cargo-fuzz, libFuzzer);
-## seeds come from the shared fixtures and events/; a crash is saved under fuzz/artifacts/
+## seeds come from the real events in tests/fixtures and events/; a crash is saved under fuzz/artifacts/
 FUZZ_SECONDS ?= 120
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
 	mkdir -p target/fuzz-corpus/event
-	cp events/*.json ../shared/fixtures/cloudformation-events/* target/fuzz-corpus/event/ 2>/dev/null || true
+	cp events/*.json tests/fixtures/cloudformation-events/* target/fuzz-corpus/event/
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run event ../target/fuzz-corpus/event -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
 
 ## soak: the load test, large: SOAK_INSTANCES processes of the release function drive SOAK_STACKS

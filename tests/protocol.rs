@@ -584,21 +584,50 @@ async fn a_bucket_that_fails_for_a_while_still_gets_the_response() {
     assert_eq!(h.standin.associations().len(), 1);
 }
 
+/// The real CloudFormation events and responses of `tests/fixtures/cloudformation-events`
+/// (name, content), copied from the project's shared fixtures so that a clone tests on its
+/// own; with the shared folder beside the checkout, also each file there that the copy lacks
+/// or holds differently, so that a fixture added there is tested before it is copied.
+fn fixture_events() -> Vec<(String, Vec<u8>)> {
+    let read = |dir: &str| -> Vec<(String, Vec<u8>)> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.file_name().is_some_and(|name| name != "SOURCES.txt"))
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&path).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut fixtures = read(&format!("{root}/tests/fixtures/cloudformation-events"));
+    assert!(
+        fixtures.len() >= 25,
+        "the copied fixtures: {}",
+        fixtures.len()
+    );
+    for shared in read(&format!("{root}/../shared/fixtures/cloudformation-events")) {
+        if !fixtures.contains(&shared) {
+            fixtures.push(shared);
+        }
+    }
+    fixtures
+}
+
 /// Every real event from the fixtures gets exactly one answer through the binary.
 #[tokio::test]
 async fn every_fixture_event_is_answered() {
     let h = Harness::start().await;
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/cloudformation-events"
-    );
     let mut answered = 0;
-    for entry in std::fs::read_dir(dir).expect("the shared fixtures beside the checkout") {
-        let path = entry.unwrap().path();
-        let Ok(mut event) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap()) else {
+    for (name, bytes) in fixture_events() {
+        let Ok(mut event) = serde_json::from_slice::<Value>(&bytes) else {
             continue; // Not JSON: covered by the parser's own tests.
         };
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let key = format!("fixture-{answered}");
         event["ResponseURL"] = json!(h.standin.response_url(&key));
         // Some fixtures name another function as ServiceToken (provider mode); here every
@@ -638,15 +667,9 @@ async fn every_fixture_event_is_answered() {
 #[test]
 fn every_fixture_parses_without_panicking() {
     use cfn_eks_pod_identity::event::{Incoming, Request, RequestType};
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures/cloudformation-events"
-    );
     let mut events = 0;
-    for entry in std::fs::read_dir(dir).expect("the shared fixtures beside the checkout") {
-        let path = entry.unwrap().path();
-        let request = Request::from_incoming(Incoming::from_slice(&std::fs::read(&path).unwrap()));
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    for (name, bytes) in fixture_events() {
+        let request = Request::from_incoming(Incoming::from_slice(&bytes));
         if name.contains("NOT-STRICT-JSON") {
             assert!(request.malformed.is_some(), "{name}");
             assert!(
