@@ -36,7 +36,7 @@ lint: $(VENV)/.installed build $(CDK)/node_modules/.installed
 	$(VENV)/bin/cfn-lint template.yaml examples/cloudformation/*.yaml examples/sam/*.yaml
 	rm -rf $(CDK)/cdk.out
 	cd $(CDK) && npx tsc && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --no-notices --no-version-reporting --quiet \
-		-c bootstrapDir=$(TARGET)/lambda/cfn-eks-pod-identity
+		-c bootstrapDir=$(TARGET)/lambda/cfn-eks-pod-identity -c clusterName=example
 	$(VENV)/bin/cfn-lint $(CDK)/cdk.out/*.template.json
 
 $(CDK)/node_modules/.installed: $(CDK)/package-lock.json

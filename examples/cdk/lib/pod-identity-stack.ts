@@ -61,6 +61,10 @@ export class PodIdentityStack extends Stack {
     const provider = new cr.Provider(this, "Provider", {
       onEventHandler: onEvent,
       logGroup: new logs.LogGroup(this, "ProviderLogs", { retention: logs.RetentionDays.ONE_MONTH }),
+      // The framework PUTs the answer in this mode, so a failed PUT is in its log, not the
+      // function's; CDK's default level (FATAL) would leave that log empty. It logs the
+      // ResponseURL without its query string.
+      frameworkLambdaLoggingLevel: lambda.ApplicationLogLevel.INFO,
     });
     const worker = new CustomResource(this, "WorkerPodIdentity", {
       serviceToken: provider.serviceToken,
