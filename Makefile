@@ -113,9 +113,12 @@ soak:
 ## deploy: deploy template.yaml with the SAM CLI (needs AWS credentials; see README). `make build`
 ## first installs cargo-lambda, zig and the arm64 Rust target, which `sam build` runs; the SAM CLI's
 ## rust-cargolambda build method is a preview feature, hence --beta-features. The stack name is the
-## one the README and the examples import the ServiceToken from.
-deploy: build
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build --beta-features
+## one the README and the examples import the ServiceToken from. SAM's build copies the bootstrap
+## from target/lambda/ in this folder, whatever CARGO_TARGET_DIR says, so both builds run without
+## it (the second finds the first's output current, rather than building again elsewhere).
+deploy:
+	env -u CARGO_TARGET_DIR $(MAKE) build
+	env -u CARGO_TARGET_DIR PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build --beta-features
 	sam deploy --guided --stack-name cfn-eks-pod-identity --capabilities CAPABILITY_IAM
 
 ## fmt: format the code

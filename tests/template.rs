@@ -197,15 +197,22 @@ fn the_sam_example_grants_the_same_actions() {
 fn make_deploy_names_the_stack_the_examples_import_from() {
     let makefile = read("Makefile");
     let mut target = makefile.lines().skip_while(|l| !l.starts_with("deploy:"));
-    let head = target.next().expect("a deploy target");
-    // `make build` installs cargo-lambda, zig and the arm64 target that `sam build` needs.
-    assert!(head.split_whitespace().any(|p| p == "build"), "{head}");
+    target.next().expect("a deploy target");
     let recipe: Vec<&str> = target.take_while(|l| l.starts_with('\t')).collect();
-    let sam_build = recipe.iter().find(|l| l.contains("sam build")).unwrap();
+    let sam_build = recipe.iter().position(|l| l.contains("sam build")).unwrap();
+    // `make build` installs cargo-lambda, zig and the arm64 target that `sam build` needs.
+    let build = recipe.iter().position(|l| l.ends_with("$(MAKE) build"));
+    assert!(build.is_some_and(|b| b < sam_build), "{recipe:?}");
+    let sam_build = recipe[sam_build];
     assert!(
         sam_build.contains("$(VENV)/bin"),
         "cargo-lambda on PATH: {sam_build}"
     );
+    // SAM copies the bootstrap from ./target/lambda: under another CARGO_TARGET_DIR it would
+    // find none, or a stale one. Both builds run without it, so the second reuses the first.
+    for line in [recipe[build.unwrap()], sam_build] {
+        assert!(line.contains("env -u CARGO_TARGET_DIR"), "{line}");
+    }
     assert!(
         sam_build.contains("--beta-features"),
         "rust-cargolambda is a SAM preview: {sam_build}"
@@ -223,6 +230,15 @@ fn make_deploy_names_the_stack_the_examples_import_from() {
 
     let readme = read("README.md");
     assert!(readme.contains(&format!("--stack-name {stack} ")));
+    // The SAM example holds the function too: deployed under the same name, it would replace
+    // the stack every other one imports from.
+    let sam_example = read("examples/sam/template.yaml");
+    let example_stack = sam_example
+        .split_whitespace()
+        .skip_while(|w| *w != "--stack-name")
+        .nth(1)
+        .expect("the SAM example's deploy command names its stack");
+    assert_ne!(example_stack, stack);
     assert!(readme.contains(&format!("!ImportValue {stack}-ServiceToken")));
     let mut importing = 0;
     let dir = format!("{}/examples/cloudformation", env!("CARGO_MANIFEST_DIR"));
