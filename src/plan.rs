@@ -169,12 +169,12 @@ pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner
     }
     if !same_policy(desired.policy.as_deref(), actual.policy.as_deref()) {
         settings.policy = Some(desired.policy.clone().unwrap_or_default());
-        // EKS takes a policy only with session tags disabled, and does not say whether it
-        // checks the request or the association it would make: a new policy carries the
-        // setting it needs (always true, the properties' rule), as Terraform's update does.
-        if desired.policy.is_some() {
-            settings.disable_session_tags = Some(desired.disable_session_tags);
-        }
+        // A policy change carries the session-tags setting too, as Terraform's updates always
+        // do. EKS takes a policy only with session tags disabled, and does not say whether it
+        // checks the request or the association it would make. And its API asks every update
+        // to change the role, the target role or disableSessionTags, policy not named: a
+        // removed policy alone would be a request without any of them.
+        settings.disable_session_tags = Some(desired.disable_session_tags);
     }
 
     let mut wanted = desired.tags.clone();
@@ -335,9 +335,11 @@ mod tests {
         assert_eq!(
             changes(&d, &a, &owner()).settings,
             SettingsChange {
+                disable_session_tags: Some(true),
                 policy: Some(String::new()),
                 ..SettingsChange::default()
-            }
+            },
+            "a removed policy alone still names one of the settings EKS asks an update for"
         );
     }
 

@@ -291,6 +291,22 @@ async fn session_tags_and_policy_update_together() {
     assert_eq!(reverted.policy, None);
 }
 
+/// Removing the policy while session tags stay disabled changes nothing else, yet EKS asks
+/// every update to name the role, the target role or disableSessionTags.
+#[tokio::test]
+async fn a_policy_is_removed_on_its_own() {
+    let h = Harness::start().await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let without = properties_with(json!({"DisableSessionTags": "true"}));
+    let with = properties_with(json!({"DisableSessionTags": "true", "Policy": policy}));
+    let arn = h.create(with.clone()).await;
+    let response = h.send(&h.update(&arn, with, without)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let updated = association(&h, &arn).unwrap();
+    assert_eq!(updated.policy, None);
+    assert!(updated.disable_session_tags);
+}
+
 #[tokio::test]
 async fn a_policy_that_repeats_a_key_is_never_sent_but_does_not_strand_its_association() {
     let h = Harness::start().await;

@@ -293,6 +293,16 @@ impl EksStore {
         let index = self
             .position(region, cluster, id)
             .ok_or_else(|| EksError::association_not_found(id))?;
+        // The API's rule: "You must change at least one of these in an update" (the role, the
+        // target role, disableSessionTags); a policy alone is not among them.
+        if input.role_arn.is_none()
+            && input.target_role_arn.is_none()
+            && input.disable_session_tags.is_none()
+        {
+            return Err(EksError::invalid_parameter(
+                "An update must change at least one of roleArn, targetRoleArn or disableSessionTags.",
+            ));
+        }
         let mut updated = self.associations[index].clone();
         if let Some(role_arn) = input.role_arn {
             check_role_arn("roleArn", &role_arn)?;
@@ -617,8 +627,18 @@ mod tests {
             .update("us-west-2", "c1", &id, up(Some(other)), &ids)
             .unwrap();
         assert_ne!(changed.external_id.as_deref(), Some(external.as_str()));
-        let untouched = s.update("us-west-2", "c1", &id, up(None), &ids).unwrap();
-        assert_eq!(untouched.target_role_arn.as_deref(), Some(other));
+        let nothing = s
+            .update("us-west-2", "c1", &id, up(None), &ids)
+            .unwrap_err();
+        assert_eq!(nothing.error_type, "InvalidParameterException");
+        assert_eq!(s.associations()[0].target_role_arn.as_deref(), Some(other));
+        let policy_alone = UpdateInput {
+            policy: Some(String::new()),
+            ..UpdateInput::default()
+        };
+        assert!(s
+            .update("us-west-2", "c1", &id, policy_alone, &ids)
+            .is_err());
         let cleared = s
             .update("us-west-2", "c1", &id, up(Some("")), &ids)
             .unwrap();
