@@ -12,7 +12,7 @@ use crate::plan::{
 use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -147,6 +147,16 @@ impl Progress {
     pub fn created(&self, arn: &str) {
         let mut created = self.lock();
         created.association = Some(arn.to_owned());
+        created.in_flight = false;
+        created.in_doubt = false;
+    }
+
+    /// Records that the association the Create answered with no longer exists: the token's
+    /// repeat of one an earlier run made and then removed. Nothing this event made remains,
+    /// since every Create of the event carries that token.
+    pub fn created_but_removed_since(&self) {
+        let mut created = self.lock();
+        created.association = None;
         created.in_flight = false;
         created.in_doubt = false;
     }
@@ -604,6 +614,7 @@ async fn create_association(
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
     let started = Instant::now();
+    let first_sent = SystemTime::now();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
     loop {
         let send = || async {
@@ -619,6 +630,7 @@ async fn create_association(
         };
         let error = match retry_iam_propagation(send).await {
             Ok(association) => {
+                let association = still_there(ctx, association, first_sent).await?;
                 info!(association = %association.arn, "created");
                 return Ok(Success {
                     physical_id: association.arn.clone(),
@@ -653,6 +665,53 @@ async fn create_association(
             None => return Err(conflict(desired, &error.message)),
         }
     }
+}
+
+/// How much older than this event's first Create an association it answers with must be to
+/// be taken for an earlier run's: a margin for EKS's clock, not Lambda's. Either way round,
+/// a wrong guess costs one Describe or none, never the answer.
+const CLOCKS_DIFFER_BY: Duration = Duration::from_secs(1);
+
+/// The association a Create answered with, after making sure it still exists if an earlier
+/// run of the event made it.
+///
+/// EKS answers a repeated token with the association the first request made, and whether it
+/// still does once that association is deleted, the API does not say (AWS APIs commonly
+/// keep the record). That happens when a replacement undid itself (it failed after its
+/// Create), its answer never reached CloudFormation, and Lambda ran the event again: the
+/// service account is free, the Create repeats the token, and EKS may return the association
+/// the first run removed. Reported, it would leave CloudFormation holding a gone association,
+/// and deleting the original in its clean-up. An association made before this run's first
+/// Create is such a repeat, or one whose answer an earlier run lost; a Describe tells them
+/// apart.
+async fn still_there(
+    ctx: &Context<'_>,
+    association: Association,
+    first_sent: SystemTime,
+) -> Result<Association, Failure> {
+    let made_by_this_run = association
+        .created_at
+        .is_some_and(|at| at + CLOCKS_DIFFER_BY >= first_sent);
+    if made_by_this_run {
+        return Ok(association);
+    }
+    let arn = AssociationArn::parse(&association.arn).ok_or_else(|| {
+        Failure::new(format!(
+            "EKS returned an association ARN this function cannot read: {}",
+            association.arn
+        ))
+    })?;
+    if ctx.eks.describe(&arn).await?.is_some() {
+        return Ok(association);
+    }
+    ctx.progress.created_but_removed_since();
+    Err(Failure::new(format!(
+        "EKS answered this event's CreatePodIdentityAssociation with {}, which an earlier run \
+         of the same event made and which has been deleted since (that run failed and removed \
+         it, and its answer never reached CloudFormation); nothing was created. Deploy again: \
+         a new event carries a new token.",
+        association.arn
+    )))
 }
 
 /// The association EKS holds for the template's service account, if any.

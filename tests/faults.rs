@@ -240,6 +240,57 @@ async fn a_replacement_throttled_after_a_lost_answer_is_undone_in_time() {
     );
 }
 
+/// Lambda runs a replacement again when its answer never reached the bucket. If that run
+/// failed after a Create that may have taken effect, it removed what the Create made; should
+/// EKS answer the repeated token with that deleted association (the API does not say), the
+/// retry must not report it: CloudFormation would keep a gone association and delete the
+/// original in its clean-up, leaving the pods with neither.
+#[tokio::test]
+async fn a_retried_replacement_does_not_report_the_association_its_first_run_removed() {
+    let h = Harness::start().await;
+    h.standin.keep_tokens_of_deleted();
+    let old = properties();
+    let arn = h.create(old.clone()).await;
+    // The Create takes effect, its answer is lost and EKS throttles the rest until the
+    // deadline; then no answer gets through to the bucket.
+    h.standin
+        .inject(FaultTarget::eks(CREATE), Fault::ResetAfterHandling, 1);
+    h.standin
+        .inject(FaultTarget::eks(CREATE), throttled(), 1000);
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(503, "SlowDown", "Reduce your request rate"),
+        1000,
+    );
+    let moved = properties_with(json!({"ServiceAccount": "moved"}));
+    let event = h.update(&arn, old, moved);
+    let outcome = h.invoke(&event, Duration::from_secs(10)).await;
+    assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
+    assert_eq!(
+        h.association_arns(),
+        std::slice::from_ref(&arn),
+        "the first run removed what its Create made: {}",
+        h.logs()
+    );
+
+    h.standin.clear_faults();
+    h.standin.clear_eks_calls();
+    let retry = h.invoke(&event, Duration::from_secs(30)).await;
+    assert!(matches!(retry, Outcome::Response(_)), "{retry:?}");
+    let responses = h.responses(&event);
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_failed(&responses[0], &["deleted since", "nothing was created"]);
+    assert_eq!(responses[0]["PhysicalResourceId"], arn.as_str());
+    assert_eq!(h.association_arns(), std::slice::from_ref(&arn));
+    // Nothing was left to undo: no look after the Describe that found it gone.
+    let operations = h.eks_operations();
+    assert_eq!(
+        operations.last().map(String::as_str),
+        Some("DescribePodIdentityAssociation"),
+        "{operations:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     let h = Harness::start().await;

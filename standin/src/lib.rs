@@ -379,6 +379,12 @@ impl Standin {
         lock(&self.shared().eks).page_before_filtering(size);
     }
 
+    /// From now on, a repeated Create token answers with the association it made even once
+    /// that is deleted (see [`EksStore::keep_tokens_of_deleted`]).
+    pub fn keep_tokens_of_deleted(&self) {
+        lock(&self.shared().eks).keep_tokens_of_deleted();
+    }
+
     /// Places an association directly, as if made outside the function.
     /// Fails with the existing association if its service account already has one.
     pub fn insert_association(

@@ -41,6 +41,9 @@ pub struct EksStore {
     /// many, before the namespace and service-account filters apply (see
     /// [`EksStore::page_before_filtering`]).
     pages_before_filters: Option<usize>,
+    /// When set, deleted associations, by region, cluster and id, which a repeated Create
+    /// token still answers with (see [`EksStore::keep_tokens_of_deleted`]).
+    deleted: Option<HashMap<(String, String, String), Association>>,
 }
 
 /// Seconds since the Unix epoch with millisecond precision, as EKS reports times.
@@ -80,6 +83,15 @@ impl EksStore {
     /// association either way.
     pub fn page_before_filtering(&mut self, size: usize) {
         self.pages_before_filters = Some(size.max(1));
+    }
+
+    /// From now on, a Create whose token made an association that has since been deleted
+    /// answers with that association as it was, rather than creating another: an
+    /// idempotency record that outlives its resource, as many AWS APIs keep one. EKS's
+    /// documentation does not say which it does; by default the token is forgotten with the
+    /// association.
+    pub fn keep_tokens_of_deleted(&mut self) {
+        self.deleted.get_or_insert_with(HashMap::new);
     }
 
     /// Appends to the call log; returns the entry's index for [`finish_call`](Self::finish_call).
@@ -223,6 +235,10 @@ impl EksStore {
                 if let Some(i) = self.position(region, cluster, id) {
                     return Ok(self.associations[i].clone());
                 }
+                let deleted = (region.to_string(), cluster.to_string(), id.clone());
+                if let Some(gone) = self.deleted.as_ref().and_then(|d| d.get(&deleted)) {
+                    return Ok(gone.clone());
+                }
             }
         }
         if let Some(existing) = self.find_triple(region, cluster, &namespace, &service_account) {
@@ -354,7 +370,13 @@ impl EksStore {
             .position(region, cluster, id)
             .ok_or_else(|| EksError::association_not_found(id))?;
         let removed = self.associations.remove(index);
-        self.tokens.retain(|_, v| v != id);
+        match &mut self.deleted {
+            Some(deleted) => {
+                let key = (region.to_string(), cluster.to_string(), id.to_string());
+                deleted.insert(key, removed.clone());
+            }
+            None => self.tokens.retain(|_, v| v != id),
+        }
         self.tombstones.push(Tombstone {
             region: removed.region.clone(),
             cluster: removed.cluster_name.clone(),
@@ -587,6 +609,15 @@ mod tests {
         again.client_request_token = Some("tok".into());
         let second = create(&mut s, &ids, again).unwrap();
         assert_ne!(second.association_id, first.association_id);
+
+        // Or, kept past the delete, the token answers with what it made, and makes nothing.
+        s.keep_tokens_of_deleted();
+        s.delete("us-west-2", "c1", &second.association_id).unwrap();
+        let mut repeat = input("ns", "sa");
+        repeat.client_request_token = Some("tok".into());
+        let replayed = create(&mut s, &ids, repeat).unwrap();
+        assert_eq!(replayed, second);
+        assert!(s.associations().is_empty());
     }
 
     #[test]
