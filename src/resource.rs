@@ -87,6 +87,8 @@ struct Created {
     placement_was_free: bool,
     /// This is surely the event's first run ([`Progress::first_run`]).
     first_run: bool,
+    /// When this run sent its first Create.
+    first_sent: Option<SystemTime>,
 }
 
 impl Created {
@@ -107,7 +109,9 @@ impl Progress {
     /// Records a CreatePodIdentityAssociation about to be sent: until its answer, an
     /// association may exist that nothing has reported.
     pub fn sending(&self) {
-        self.lock().in_flight = true;
+        let mut created = self.lock();
+        created.in_flight = true;
+        created.first_sent.get_or_insert_with(SystemTime::now);
     }
 
     /// Records that the Create just sent made nothing.
@@ -159,6 +163,22 @@ impl Progress {
         created.association = None;
         created.in_flight = false;
         created.in_doubt = false;
+    }
+
+    /// Whether an association a Create answered with, made at `created_at`, may be what an
+    /// earlier run of the event made: this is not surely the first run, and the association
+    /// is older than this run's first Create, by more than EKS's clock and this one's may
+    /// differ, or its age is unknown. (An earlier run ended a minute or more before this one
+    /// began: Lambda runs an event again no sooner.)
+    pub fn may_be_an_earlier_runs(&self, created_at: Option<SystemTime>) -> bool {
+        let created = self.lock();
+        if created.first_run {
+            return false;
+        }
+        match (created_at, created.first_sent) {
+            (Some(at), Some(sent)) => at + CLOCKS_DIFFER_BY < sent,
+            _ => true,
+        }
     }
 
     /// The association this event created, if any.
@@ -614,7 +634,6 @@ async fn create_association(
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
     let started = Instant::now();
-    let first_sent = SystemTime::now();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
     loop {
         let send = || async {
@@ -630,7 +649,7 @@ async fn create_association(
         };
         let error = match retry_iam_propagation(send).await {
             Ok(association) => {
-                let association = still_there(ctx, association, first_sent).await?;
+                let association = still_there(ctx, association).await?;
                 info!(association = %association.arn, "created");
                 return Ok(Success {
                     physical_id: association.arn.clone(),
@@ -667,10 +686,11 @@ async fn create_association(
     }
 }
 
-/// How much older than this event's first Create an association it answers with must be to
-/// be taken for an earlier run's: a margin for EKS's clock, not Lambda's. Either way round,
-/// a wrong guess costs one Describe or none, never the answer.
-const CLOCKS_DIFFER_BY: Duration = Duration::from_secs(1);
+/// How much older than a run's first Create an association it answers with must be to be
+/// taken for an earlier run's: a margin for EKS's clock and Lambda's, well under the minute
+/// or more between two runs. Within it, an association this run made is not described
+/// moments after its Create, when a read might not see it yet.
+const CLOCKS_DIFFER_BY: Duration = Duration::from_secs(5);
 
 /// The association a Create answered with, after making sure it still exists if an earlier
 /// run of the event made it.
@@ -681,18 +701,12 @@ const CLOCKS_DIFFER_BY: Duration = Duration::from_secs(1);
 /// Create), its answer never reached CloudFormation, and Lambda ran the event again: the
 /// service account is free, the Create repeats the token, and EKS may return the association
 /// the first run removed. Reported, it would leave CloudFormation holding a gone association,
-/// and deleting the original in its clean-up. An association made before this run's first
-/// Create is such a repeat, or one whose answer an earlier run lost; a Describe tells them
-/// apart.
-async fn still_there(
-    ctx: &Context<'_>,
-    association: Association,
-    first_sent: SystemTime,
-) -> Result<Association, Failure> {
-    let made_by_this_run = association
-        .created_at
-        .is_some_and(|at| at + CLOCKS_DIFFER_BY >= first_sent);
-    if made_by_this_run {
+/// and deleting the original in its clean-up. An association that an earlier run may have
+/// made ([`Progress::may_be_an_earlier_runs`]) is such a repeat, or one whose answer that run
+/// lost; a Describe tells them apart. In a first run, or for an association this run made,
+/// nothing is described.
+async fn still_there(ctx: &Context<'_>, association: Association) -> Result<Association, Failure> {
+    if !ctx.progress.may_be_an_earlier_runs(association.created_at) {
         return Ok(association);
     }
     let arn = AssociationArn::parse(&association.arn).ok_or_else(|| {
@@ -766,6 +780,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_later_runs_create_answered_with_an_older_association_is_checked() {
+        let long_ago = SystemTime::now() - Duration::from_secs(90);
+        let now = || Some(SystemTime::now());
+        let first = Progress::first_run();
+        first.sending();
+        assert!(!first.may_be_an_earlier_runs(Some(long_ago)), "a first run");
+
+        let later = Progress::default();
+        later.sending();
+        assert!(later.may_be_an_earlier_runs(Some(long_ago)));
+        assert!(later.may_be_an_earlier_runs(None), "of unknown age");
+        assert!(!later.may_be_an_earlier_runs(now()), "made by this run");
+        // Counted from the run's first Create, not from a later one's (a rerun after
+        // throttling, whose Create gets back what the first made).
+        let first_sent = later.lock().first_sent;
+        std::thread::sleep(Duration::from_millis(20));
+        later.sending();
+        assert_eq!(later.lock().first_sent, first_sent);
+        let skewed = SystemTime::now() - CLOCKS_DIFFER_BY / 2;
+        assert!(!later.may_be_an_earlier_runs(Some(skewed)), "clocks differ");
+    }
 
     #[test]
     fn a_create_that_made_nothing_clears_no_doubt_an_earlier_one_left() {

@@ -273,9 +273,11 @@ async fn a_retried_replacement_does_not_report_the_association_its_first_run_rem
         h.logs()
     );
 
+    // Lambda's retry, a minute or more after the first run.
     h.standin.clear_faults();
     h.standin.clear_eks_calls();
-    let retry = h.invoke(&event, Duration::from_secs(30)).await;
+    let later = h.sent_ago(event.clone(), Duration::from_secs(70));
+    let retry = h.invoke(&later, Duration::from_secs(30)).await;
     assert!(matches!(retry, Outcome::Response(_)), "{retry:?}");
     let responses = h.responses(&event);
     assert_eq!(responses.len(), 1, "{responses:?}");
@@ -415,12 +417,27 @@ async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() 
         h.standin.injected_fault_count() >= 3,
         "several attempts were made"
     );
-    // Lambda's retry of the same event then gets through, and creates nothing twice.
+    // Lambda's retry of the same event, a minute later, then gets through, and creates
+    // nothing twice: the Create's token gets back what the first run made, which is older
+    // than the retry, so it is described, found, and reported.
     h.standin.clear_faults();
-    let outcome = h.invoke(&event, Duration::from_secs(30)).await;
+    h.standin.clear_eks_calls();
+    let retry = h.sent_ago(event.clone(), Duration::from_secs(70));
+    let outcome = h.invoke(&retry, Duration::from_secs(30)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
-    assert_eq!(h.responses(&event).len(), 1);
-    assert_eq!(h.standin.associations().len(), 1);
+    let responses = h.responses(&event);
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0]["Status"], "SUCCESS", "{}", responses[0]);
+    assert_eq!(
+        h.association_arns(),
+        [responses[0]["PhysicalResourceId"].as_str().unwrap()]
+    );
+    assert_eq!(
+        h.eks_operations(),
+        [CREATE, "DescribePodIdentityAssociation"],
+        "{}",
+        h.logs()
+    );
 }
 
 /// An S3 outage longer than a few attempts is ridden out in the invocation, for as long as it
