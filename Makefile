@@ -13,7 +13,7 @@ CDK     := examples/cdk
 # Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: run test lint fmt build fuzz soak bench bench-binaries bench-driver hot-text deploy clean-venv
+.PHONY: run test lint fmt build arm64-target fuzz soak bench bench-binaries bench-driver hot-text deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
@@ -44,8 +44,7 @@ $(CDK)/node_modules/.installed: $(CDK)/package-lock.json
 	touch $@
 
 ## build: the arm64 Lambda package, target/lambda/cfn-eks-pod-identity/bootstrap
-build: $(VENV)/.build-tools
-	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+build: $(VENV)/.build-tools arm64-target
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo-lambda lambda build --release --arm64 --bin cfn-eks-pod-identity
 	@ls -l $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap
 
@@ -113,11 +112,10 @@ soak:
 ## deploy: deploy template.yaml with the SAM CLI (needs AWS credentials; see README). `make build`
 ## first installs cargo-lambda, zig and the arm64 Rust target, which `sam build` runs; the SAM CLI's
 ## rust-cargolambda build method is a preview feature, hence --beta-features. The stack name is the
-## one the README and the examples import the ServiceToken from. SAM's build copies the bootstrap
-## from target/lambda/ in this folder, whatever CARGO_TARGET_DIR says, so both builds run without
-## it (the second finds the first's output current, rather than building again elsewhere).
-deploy:
-	env -u CARGO_TARGET_DIR $(MAKE) build
+## one the README and the examples import the ServiceToken from. SAM's build runs cargo-lambda
+## itself, and copies the bootstrap from target/lambda/ in this folder whatever CARGO_TARGET_DIR
+## says, so it runs without it.
+deploy: $(VENV)/.build-tools arm64-target
 	env -u CARGO_TARGET_DIR PATH="$(CURDIR)/$(VENV)/bin:$$PATH" sam build --beta-features
 	sam deploy --guided --stack-name cfn-eks-pod-identity --capabilities CAPABILITY_IAM
 
@@ -131,6 +129,10 @@ $(VENV)/bin/pip:
 $(VENV)/.installed: $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check awscli==$(AWSCLI_VERSION) cfn-lint==$(CFN_LINT_VERSION)
 	touch $@
+
+## The Rust target cargo-lambda builds the arm64 bootstrap for.
+arm64-target:
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
 $(VENV)/.build-tools: $(VENV)/bin/pip
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==$(CARGO_LAMBDA_VERSION) ziglang==$(ZIG_VERSION)
