@@ -595,6 +595,7 @@ fn fixture_events() -> Vec<(String, Vec<u8>)> {
         };
         let mut files: Vec<_> = entries
             .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_file())
             .filter(|path| path.file_name().is_some_and(|name| name != "SOURCES.txt"))
             .map(|path| {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
