@@ -173,7 +173,8 @@ pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner
         // do. EKS takes a policy only with session tags disabled, and does not say whether it
         // checks the request or the association it would make. And its API asks every update
         // to change the role, the target role or disableSessionTags, policy not named: a
-        // removed policy alone would be a request without any of them.
+        // removed policy alone would be a request without any of them. (Whether EKS takes one
+        // sent unchanged as changed, as Terraform's updates assume, is not verified.)
         settings.disable_session_tags = Some(desired.disable_session_tags);
     }
 

@@ -310,7 +310,8 @@ impl EksStore {
             .position(region, cluster, id)
             .ok_or_else(|| EksError::association_not_found(id))?;
         // The API's rule: "You must change at least one of these in an update" (the role, the
-        // target role, disableSessionTags); a policy alone is not among them.
+        // target role, disableSessionTags); a policy alone is not among them. Read as "name":
+        // whether EKS refuses one named with its current value is not known.
         if input.role_arn.is_none()
             && input.target_role_arn.is_none()
             && input.disable_session_tags.is_none()
