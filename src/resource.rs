@@ -316,12 +316,7 @@ async fn converge(
     desired: &DesiredAssociation,
     mut association: Association,
 ) -> Result<Success, Failure> {
-    let arn = AssociationArn::parse(&association.arn).ok_or_else(|| {
-        Failure::new(format!(
-            "EKS returned an association ARN this function cannot read: {}",
-            association.arn
-        ))
-    })?;
+    let arn = readable_arn(&association)?;
     let changes = changes(desired, &association, &ctx.owner);
     if changes.settings.policy.is_some() {
         desired.check_policy_to_send()?;
@@ -709,12 +704,7 @@ async fn still_there(ctx: &Context<'_>, association: Association) -> Result<Asso
     if !ctx.progress.may_be_an_earlier_runs(association.created_at) {
         return Ok(association);
     }
-    let arn = AssociationArn::parse(&association.arn).ok_or_else(|| {
-        Failure::new(format!(
-            "EKS returned an association ARN this function cannot read: {}",
-            association.arn
-        ))
-    })?;
+    let arn = readable_arn(&association)?;
     if ctx.eks.describe(&arn).await?.is_some() {
         return Ok(association);
     }
@@ -726,6 +716,16 @@ async fn still_there(ctx: &Context<'_>, association: Association) -> Result<Asso
          a new event carries a new token.",
         association.arn
     )))
+}
+
+/// The ARN of an association EKS returned, as the calls on it need it.
+fn readable_arn(association: &Association) -> Result<AssociationArn, Failure> {
+    AssociationArn::parse(&association.arn).ok_or_else(|| {
+        Failure::new(format!(
+            "EKS returned an association ARN this function cannot read: {}",
+            association.arn
+        ))
+    })
 }
 
 /// The association EKS holds for the template's service account, if any.
