@@ -6,7 +6,8 @@
 //! - [`properties`] validates the template's properties (the schema);
 //! - [`plan`] decides what must change, in pure functions;
 //! - [`resource`] runs Create, Update and Delete, calling [`eks`] (outbound EKS calls,
-//!   configured by [`config`] from Lambda's environment);
+//!   configured by [`config`] from Lambda's environment), and records in [`progress`] what
+//!   its Creates have done;
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
 //! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT;
 //! - [`handler`] ties them together and guarantees one answer per event, changing nothing for
@@ -25,6 +26,7 @@ pub mod http;
 pub mod late;
 pub mod logging;
 pub mod plan;
+pub mod progress;
 pub mod properties;
 pub mod resource;
 pub mod response;
