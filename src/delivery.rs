@@ -156,8 +156,9 @@ impl fmt::Display for DeliveryFailed {
 impl std::error::Error for DeliveryFailed {}
 
 /// PUTs `body` to `url` (no Content-Type, exact Content-Length), retrying network errors and
-/// any status but 2xx until it is delivered or `deadline` comes, or S3 has refused it
-/// [`MAX_REFUSALS`] times. Returns the number of attempts it took. A redirect is not a
+/// any status but 2xx until it is delivered or `deadline` comes, or S3 has answered eight
+/// times with a status another try will not change (a 4xx but 408 and 429, a redirect).
+/// Returns the number of attempts it took. A redirect is not a
 /// delivery, unless the client followed it (`http::client`: a 307 or 308 to https on a host in
 /// an AWS partition's domain) and the PUT was stored there: S3's 301 PermanentRedirect for a
 /// bucket addressed at another region's endpoint has no Location, and stored nothing.

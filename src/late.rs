@@ -45,14 +45,14 @@ pub struct Signed {
 /// CloudFormation no longer waits for the answer to an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Late {
-    /// The event came more than its ServiceTimeout (and [`GRACE`]) after it was sent.
+    /// The event came more than its ServiceTimeout (and a minute's grace) after it was sent.
     PastServiceTimeout {
         /// How long ago CloudFormation sent it.
         sent_ago: Duration,
         /// How long CloudFormation waits for the answer.
         service_timeout: Duration,
     },
-    /// Its ResponseURL stopped working (by more than [`GRACE`]).
+    /// Its ResponseURL stopped working (more than a minute ago).
     UrlExpired {
         /// How long ago.
         ago: Duration,
