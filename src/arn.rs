@@ -171,6 +171,16 @@ pub fn lambda_function_name(text: &str) -> Option<&str> {
     (arn == "arn" && service == "lambda" && kind == "function" && !name.is_empty()).then_some(name)
 }
 
+/// The account an ARN names (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`), when it is 12
+/// digits.
+pub fn account_of(text: &str) -> Option<&str> {
+    let mut parts = text.splitn(6, ':');
+    let arn = parts.next()?;
+    let account = parts.nth(3)?;
+    let is_account = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+    (arn == "arn" && is_account && parts.next().is_some()).then_some(account)
+}
+
 /// Whether the text is an SNS topic ARN.
 pub fn is_sns_topic(text: &str) -> bool {
     let mut parts = text.split(':');
@@ -180,6 +190,23 @@ pub fn is_sns_topic(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arn_names_its_account() {
+        let function = "arn:aws:lambda:us-east-1:111122223333:function:f:live";
+        assert_eq!(account_of(function), Some("111122223333"));
+        assert_eq!(
+            account_of("arn:aws:iam::444455556666:role/a/b"),
+            Some("444455556666")
+        );
+        assert_eq!(
+            account_of("arn:aws:iam::4444:role/r"),
+            None,
+            "not 12 digits"
+        );
+        assert_eq!(account_of("arn:aws:iam::444455556666"), None, "no resource");
+        assert_eq!(account_of("cfn-eks-pod-identity"), None);
+    }
 
     #[test]
     fn association_arn_round_trips() {

@@ -5,7 +5,7 @@
 //! PhysicalResourceId, delivered before the deadline: PUT to the ResponseURL in direct mode,
 //! returned as the invocation's result behind the CDK provider framework.
 
-use crate::arn::{is_sns_topic, lambda_function_name};
+use crate::arn::{account_of, is_sns_topic, lambda_function_name};
 use crate::backoff::Backoff;
 use crate::delivery::{deliver, ResponseUrl};
 use crate::dns::Resolver;
@@ -158,12 +158,15 @@ impl Handler {
     /// Handles one invocation: decides, acts, answers. Returns `Ok` only once the answer is
     /// delivered (direct mode) or is the result (provider mode), so that Lambda's own retry
     /// gets another chance otherwise; but for an event that came after CloudFormation stopped
-    /// waiting for it ([`late`]), which a retry would only make later.
+    /// waiting for it ([`late`]), which a retry would only make later. `invoked_function_arn`
+    /// (from Lambda's context) names the account, whose clusters the function manages.
     pub async fn handle(
         self: Arc<Self>,
         incoming: Incoming,
         deadline: SystemTime,
+        invoked_function_arn: &str,
     ) -> Result<Value, lambda_runtime::Error> {
+        let account = account_of(invoked_function_arn).map(str::to_owned);
         let request = Request::from_incoming(incoming);
         let mode = mode(&request, &self.settings);
         let span = info_span!(
@@ -210,9 +213,11 @@ impl Handler {
                 let (handler, request, progress) =
                     (self.clone(), request.clone(), progress.clone());
                 |cut_off| {
-                    Box::pin(
-                        async move { handler.run_operation(&request, progress, cut_off).await },
-                    )
+                    Box::pin(async move {
+                        handler
+                            .run_operation(&request, progress, cut_off, account)
+                            .await
+                    })
                 }
             };
             let outcome = match supervise(work, deadline, limit).await {
@@ -295,6 +300,7 @@ impl Handler {
         request: &Request,
         progress: Progress,
         cut_off: Instant,
+        account: Option<String>,
     ) -> Result<Success, Failure> {
         let ctx = Context {
             eks: &self.eks,
@@ -306,6 +312,7 @@ impl Handler {
             token: request_token(request),
             progress,
             cut_off,
+            account,
         };
         // EKS throttles an account's calls together, so a stack that creates or deletes many
         // associations at once can be throttled for longer than the SDK's five attempts
@@ -368,7 +375,7 @@ impl Handler {
             |cut_off| {
                 Box::pin(async move {
                     handler
-                        .run_operation(&delete, Progress::default(), cut_off)
+                        .run_operation(&delete, Progress::default(), cut_off, None)
                         .await
                 })
             }

@@ -36,8 +36,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Incoming>| {
         let deadline = event.context.deadline();
+        let handler = handler.clone();
         // Boxed: the handler's future is deep, and the runtime nests it further.
-        Box::pin(handler.clone().handle(event.payload, deadline))
+        Box::pin(async move {
+            let function = event.context.invoked_function_arn;
+            handler.handle(event.payload, deadline, &function).await
+        })
     }))
     .await
 }

@@ -333,13 +333,36 @@ impl DesiredAssociation {
     /// again. (Rolling back a change of that policy would send it, and is refused: nothing
     /// tells a rollback from an update, and the policy it restores was never as written.)
     pub fn check_policy_to_send(&self) -> Result<(), PropertyErrors> {
-        match &self.policy_repeats_a_key {
-            None => Ok(()),
-            Some(rule) => Err(PropertyErrors(vec![PropertyError {
-                property: "Policy".to_owned(),
-                rule: rule.clone(),
-            }])),
-        }
+        refused("Policy", self.policy_repeats_a_key.clone())
+    }
+
+    /// Refuses a RoleArn in another account than `account`, the cluster's (this function's:
+    /// it manages the clusters of its own account). EKS passes no role across accounts, and
+    /// its refusal ("Cross-account pass role is not allowed") does not name the property.
+    /// Checked where the role would be sent, as the policy is.
+    pub fn check_role_to_send(&self, account: &str) -> Result<(), PropertyErrors> {
+        let elsewhere = crate::arn::account_of(&self.role_arn).filter(|a| *a != account);
+        refused(
+            "RoleArn",
+            elsewhere.map(|other| {
+                format!(
+                    "must be a role in the cluster's account, {account}, not {other}: EKS passes \
+                     no role to another account. For a role in another account, set it as \
+                     TargetRoleArn, with RoleArn a role here that it trusts"
+                )
+            }),
+        )
+    }
+}
+
+/// The error naming `property`, when it breaks `rule`.
+fn refused(property: &str, rule: Option<String>) -> Result<(), PropertyErrors> {
+    match rule {
+        None => Ok(()),
+        Some(rule) => Err(PropertyErrors(vec![PropertyError {
+            property: property.to_owned(),
+            rule,
+        }])),
     }
 }
 
@@ -628,6 +651,18 @@ mod tests {
         p.insert("Tags".into(), json!(""));
         let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
         assert!(desired.tags.is_empty(), "an empty string is no tags");
+    }
+
+    #[test]
+    fn a_role_of_another_account_is_read_but_not_to_be_sent() {
+        let desired = DesiredAssociation::from_properties(&valid(), "us-east-1").unwrap();
+        assert_eq!(desired.check_role_to_send("111122223333"), Ok(()));
+        let refused = desired.check_role_to_send("444455556666").unwrap_err();
+        assert_eq!(refused.0.len(), 1);
+        assert_eq!(refused.0[0].property, "RoleArn");
+        for needle in ["444455556666", "111122223333", "TargetRoleArn"] {
+            assert!(refused.0[0].rule.contains(needle), "{refused}");
+        }
     }
 
     #[test]

@@ -74,6 +74,20 @@ pub struct Context<'a> {
     pub progress: Progress,
     /// When the supervisor ends the operation, keeping the rest of the time for the answer.
     pub cut_off: Instant,
+    /// The account this function runs in, whose clusters it manages (from the ARN it was
+    /// invoked by); `None` when that does not say.
+    pub account: Option<String>,
+}
+
+impl Context<'_> {
+    /// Refuses, naming RoleArn, a role EKS would refuse to pass without naming it: one of
+    /// another account (see [`DesiredAssociation::check_role_to_send`]).
+    fn check_role_to_send(&self, desired: &DesiredAssociation) -> Result<(), PropertyErrors> {
+        match &self.account {
+            Some(account) => desired.check_role_to_send(account),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Create: validate, then CreatePodIdentityAssociation with the event's token.
@@ -163,6 +177,9 @@ async fn converge(
     let changes = changes(desired, &association, &ctx.owner);
     if changes.settings.policy.is_some() {
         desired.check_policy_to_send()?;
+    }
+    if changes.settings.role_arn.is_some() {
+        ctx.check_role_to_send(desired)?;
     }
     info!(
         settings = ?changes.settings,
@@ -469,6 +486,7 @@ async fn create_association(
     desired: &DesiredAssociation,
 ) -> Result<Success, Failure> {
     desired.check_policy_to_send()?;
+    ctx.check_role_to_send(desired)?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
     let started = Instant::now();

@@ -597,22 +597,22 @@ async fn a_refused_settings_update_leaves_the_tags_as_they_were() {
     let arn = h.create(properties()).await;
     let before = association(&h, &arn).unwrap();
     h.standin.clear_eks_calls();
-    // What EKS answers for a RoleArn in another account: PassRole cannot cross accounts.
+    // What EKS answers for a role the function may not pass.
     h.standin.inject(
         FaultTarget::eks("UpdatePodIdentityAssociation"),
         Fault::status(
-            400,
-            "InvalidParameterException",
-            "Cross-account pass role is not allowed.",
+            403,
+            "AccessDeniedException",
+            "User is not authorized to perform: iam:PassRole on resource: payments-api-v3",
         ),
         1,
     );
     let new = properties_with(json!({
-        "RoleArn": "arn:aws:iam::444455556666:role/payments-api",
+        "RoleArn": "arn:aws:iam::111122223333:role/payments-api-v3",
         "Tags": [{"Key": "team", "Value": "billing"}],
     }));
     let response = h.send(&h.update(&arn, properties(), new)).await;
-    assert_failed(&response, &["Cross-account pass role is not allowed"]);
+    assert_failed(&response, &["iam:PassRole"]);
     let after = association(&h, &arn).unwrap();
     assert_eq!(after.tags, before.tags);
     assert_eq!(after.role_arn, before.role_arn);
@@ -623,6 +623,30 @@ async fn a_refused_settings_update_leaves_the_tags_as_they_were() {
             "UpdatePodIdentityAssociation"
         ]
     );
+}
+
+/// EKS passes no role to another account, and says so without naming the property: the
+/// function refuses such a RoleArn itself, naming it, before any call that would change
+/// something. The function's account is the one Lambda invokes it in.
+#[tokio::test]
+async fn a_role_in_another_account_is_refused_naming_role_arn() {
+    let h = Harness::start().await;
+    let elsewhere = json!({"RoleArn": "arn:aws:iam::444455556666:role/payments-api"});
+    let response = h
+        .send(&h.event("Create", properties_with(elsewhere.clone()), None))
+        .await;
+    assert_failed(&response, &["RoleArn", "444455556666", "TargetRoleArn"]);
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+    assert!(h.standin.associations().is_empty());
+
+    // Nor does an update send it: the association keeps its role.
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    let update = h.update(&arn, properties(), properties_with(elsewhere));
+    assert_failed(&h.send(&update).await, &["RoleArn", "444455556666"]);
+    assert_eq!(h.eks_operations(), ["DescribePodIdentityAssociation"]);
+    let kept = association(&h, &arn).unwrap();
+    assert_eq!(kept.role_arn, properties()["RoleArn"].as_str().unwrap());
 }
 
 #[tokio::test]
