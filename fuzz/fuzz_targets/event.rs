@@ -5,8 +5,9 @@
 
 use cfn_eks_pod_identity::event::{Incoming, Request};
 use cfn_eks_pod_identity::handler::decide;
+use cfn_eks_pod_identity::progress::Progress;
 use cfn_eks_pod_identity::properties::DesiredAssociation;
-use cfn_eks_pod_identity::resource::{Failure, Progress};
+use cfn_eks_pod_identity::resource::Failure;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
