@@ -99,6 +99,25 @@ impl fmt::Display for PropertyError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PropertyErrors(pub Vec<PropertyError>);
 
+impl PropertyErrors {
+    /// The errors of every one of `checks`, together, so that fixing one does not only
+    /// reveal the next; `Ok` when none failed.
+    pub fn together(
+        checks: impl IntoIterator<Item = Result<(), PropertyErrors>>,
+    ) -> Result<(), PropertyErrors> {
+        let errors: Vec<PropertyError> = checks
+            .into_iter()
+            .filter_map(Result::err)
+            .flat_map(|errors| errors.0)
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PropertyErrors(errors))
+        }
+    }
+}
+
 impl fmt::Display for PropertyErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Invalid properties: ")?;
@@ -651,6 +670,22 @@ mod tests {
         p.insert("Tags".into(), json!(""));
         let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
         assert!(desired.tags.is_empty(), "an empty string is no tags");
+    }
+
+    #[test]
+    fn checks_made_where_a_value_is_sent_report_together() {
+        let mut p = valid();
+        p.insert("DisableSessionTags".into(), json!("true"));
+        p.insert("Policy".into(), json!(r#"{"Version":"1","Version":"2"}"#));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        let both = PropertyErrors::together([
+            desired.check_policy_to_send(),
+            desired.check_role_to_send("444455556666"),
+        ])
+        .unwrap_err();
+        let properties: Vec<&str> = both.0.iter().map(|e| e.property.as_str()).collect();
+        assert_eq!(properties, ["Policy", "RoleArn"]);
+        assert_eq!(PropertyErrors::together([Ok(()), Ok(())]), Ok(()));
     }
 
     #[test]

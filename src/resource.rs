@@ -175,12 +175,16 @@ async fn converge(
 ) -> Result<Success, Failure> {
     let arn = readable_arn(&association)?;
     let changes = changes(desired, &association, &ctx.owner);
-    if changes.settings.policy.is_some() {
-        desired.check_policy_to_send()?;
-    }
-    if changes.settings.role_arn.is_some() {
-        ctx.check_role_to_send(desired)?;
-    }
+    PropertyErrors::together([
+        match changes.settings.policy {
+            Some(_) => desired.check_policy_to_send(),
+            None => Ok(()),
+        },
+        match changes.settings.role_arn {
+            Some(_) => ctx.check_role_to_send(desired),
+            None => Ok(()),
+        },
+    ])?;
     info!(
         settings = ?changes.settings,
         tags_to_set = ?changes.tags_to_set.keys().collect::<Vec<_>>(),
@@ -485,8 +489,10 @@ async fn create_association(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
 ) -> Result<Success, Failure> {
-    desired.check_policy_to_send()?;
-    ctx.check_role_to_send(desired)?;
+    PropertyErrors::together([
+        desired.check_policy_to_send(),
+        ctx.check_role_to_send(desired),
+    ])?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
     let started = Instant::now();

@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_failed, properties, properties_with, Harness, STACK_ID};
 use serde_json::{json, Value};
-use standin::{Fault, FaultTarget, Outcome};
+use standin::{Fault, FaultTarget, Invocation, Outcome};
 use std::time::Duration;
 
 fn association(h: &Harness, arn: &str) -> Option<standin::Association> {
@@ -647,6 +647,37 @@ async fn a_role_in_another_account_is_refused_naming_role_arn() {
     assert_eq!(h.eks_operations(), ["DescribePodIdentityAssociation"]);
     let kept = association(&h, &arn).unwrap();
     assert_eq!(kept.role_arn, properties()["RoleArn"].as_str().unwrap());
+}
+
+/// The account is the one in the ARN Lambda invokes the function by (an alias here), not a
+/// fixed one; an ARN that names none checks nothing, and leaves the answer to EKS.
+#[tokio::test]
+async fn the_roles_account_is_compared_with_the_one_lambda_invokes_the_function_in() {
+    let h = Harness::start().await;
+    let there = "arn:aws:lambda:us-east-1:444455556666:function:cfn-eks-pod-identity:live";
+    let ok = create_invoked_as(&h, there, "arn:aws:iam::444455556666:role/api", "a").await;
+    assert_eq!(ok["Status"], "SUCCESS", "{ok}");
+    let refused = create_invoked_as(&h, there, "arn:aws:iam::111122223333:role/api", "b").await;
+    assert_failed(&refused, &["RoleArn", "111122223333", "444455556666"]);
+    let nameless = "cfn-eks-pod-identity";
+    let unknown = create_invoked_as(&h, nameless, "arn:aws:iam::999988887777:role/api", "c").await;
+    assert_eq!(unknown["Status"], "SUCCESS", "{unknown}");
+    assert_eq!(h.standin.associations().len(), 2);
+}
+
+/// The answer to a Create, for its own service account and logical id, of `role`, invoked
+/// by `function_arn`.
+async fn create_invoked_as(h: &Harness, function_arn: &str, role: &str, name: &str) -> Value {
+    let properties = properties_with(json!({"RoleArn": role, "ServiceAccount": name}));
+    let mut event = h.event("Create", properties, None);
+    event["LogicalResourceId"] = json!(name);
+    let id = h.standin.invoke_with(Invocation {
+        event: event.clone(),
+        timeout: Duration::from_secs(30),
+        function_arn: function_arn.to_owned(),
+    });
+    h.ended(&id, Duration::from_secs(30)).await;
+    h.responses(&event).remove(0)
 }
 
 #[tokio::test]
