@@ -7,7 +7,10 @@ const app = new App();
 // No default: a deploy must not make associations in whichever cluster a default names.
 const clusterName = app.node.tryGetContext("clusterName");
 if (typeof clusterName !== "string" || clusterName === "") {
-  throw new Error("Name the EKS cluster: -c clusterName=<cluster name>, on every cdk command");
+  throw new Error(
+    "Name the EKS cluster: -c clusterName=<cluster name> on every cdk command " +
+      "(npm run synth -- -c clusterName=<cluster name>)",
+  );
 }
 new PodIdentityStack(app, "PodIdentityExample", {
   // `make build` puts the arm64 bootstrap here (cargo lambda build --release --arm64).
