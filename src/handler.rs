@@ -7,6 +7,7 @@
 
 use crate::arn::{account_of, is_sns_topic, lambda_function_name};
 use crate::backoff::Backoff;
+use crate::deadline::{deadline_for, may_run_again, supervise, undo_deadline, Limit};
 use crate::delivery::{deliver, ResponseUrl};
 use crate::dns::Resolver;
 use crate::eks::Eks;
@@ -17,7 +18,6 @@ use crate::progress::Progress;
 use crate::resource::{self, Context, Failure, Success};
 use crate::response::{data, provider_reason, Response, Status};
 use serde_json::{json, Value};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -101,44 +101,6 @@ pub fn request_token(request: &Request) -> String {
     )
 }
 
-/// What sets the time an event has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// The Lambda invocation's deadline.
-    Lambda,
-    /// The resource's ServiceTimeout: CloudFormation stops waiting then, and treats a Create
-    /// still running as failed, so work that went on would create what no stack tracks.
-    ServiceTimeout,
-}
-
-/// When the answer is due: the Lambda deadline, or when CloudFormation stops waiting if that
-/// is sooner. That is `waits_until` when the ResponseURL's signature says when CloudFormation
-/// sent the event ([`late::waits_until`]). Otherwise it is the resource's ServiceTimeout from
-/// now, less what the event may have spent in Lambda's queue: a tenth of the ServiceTimeout,
-/// at most 5 s.
-fn deadline_for(
-    request: &Request,
-    waits_until: Option<SystemTime>,
-    lambda: Instant,
-) -> (Instant, Limit) {
-    let now = Instant::now();
-    let cloudformation = match waits_until {
-        Some(until) => Some(now + until.duration_since(SystemTime::now()).unwrap_or_default()),
-        None => request
-            .service_timeout
-            .map(|timeout| now + (timeout - (timeout / 10).min(Duration::from_secs(5)))),
-    };
-    match cloudformation {
-        Some(cloudformation) if cloudformation < lambda => (cloudformation, Limit::ServiceTimeout),
-        _ => (lambda, Limit::Lambda),
-    }
-}
-
-/// Time kept back from the deadline for delivering the answer.
-fn reserve(total: Duration) -> Duration {
-    (total / 5).clamp(Duration::from_millis(300), Duration::from_secs(5))
-}
-
 impl Handler {
     /// Puts the pieces together.
     pub fn new(
@@ -200,7 +162,8 @@ impl Handler {
                 return self.answer_late(&request, url, late, lambda_deadline).await;
             }
             let waits_until = late::waits_until(signed, service_timeout);
-            let (deadline, limit) = deadline_for(&request, waits_until, lambda_deadline);
+            let (deadline, limit) =
+                deadline_for(request.service_timeout, waits_until, lambda_deadline);
             let progress = if late::first_run(signed, SystemTime::now()) {
                 Progress::first_run()
             } else {
@@ -425,29 +388,6 @@ impl Handler {
     }
 }
 
-/// The least time a run of an event that EKS throttled must have before its cut-off to be
-/// started again: enough for a call or two, each with the SDK's retries.
-const RERUN_NEEDS: Duration = Duration::from_secs(10);
-
-/// Whether an event that EKS throttled, whose operation began at `started`, may run again
-/// at `resume_at`: only in the first half of the time until its `cut_off`, so that the
-/// removal of what a failed event may have made (see [`must_undo`]) is not left only the
-/// guard's reserve, and only with [`RERUN_NEEDS`] left. (A run started before halfway can
-/// still last until the cut-off: its calls, IAM propagation and conflict windows are its
-/// own.)
-fn may_run_again(started: Instant, resume_at: Instant, cut_off: Instant) -> bool {
-    let halfway = started + cut_off.saturating_duration_since(started) / 2;
-    resume_at <= halfway && cut_off.saturating_duration_since(resume_at) >= RERUN_NEEDS
-}
-
-/// When the removal of what a failed event may have made must end: halfway to `deadline`.
-/// It often follows an operation cut off by the deadline guard, when only the guard's reserve
-/// is left, and the answer still needs time for its PUT: an answer never delivered makes
-/// Lambda run the event again.
-fn undo_deadline(now: Instant, deadline: Instant) -> Instant {
-    now + deadline.saturating_duration_since(now) / 2
-}
-
 /// Whether a failed event must remove what it may have made before it answers, because
 /// nothing CloudFormation sends next will. Behind the CDK provider framework a failed Create
 /// gets no Delete of ours: the framework answers it by itself. And in either mode, the
@@ -458,54 +398,6 @@ fn must_undo(mode: Mode, request_type: &RequestType, progress: &Progress) -> boo
         RequestType::Create => mode == Mode::Provider && progress.may_have_created(),
         RequestType::Update => progress.may_have_replaced(),
         _ => false,
-    }
-}
-
-/// Runs an operation in its own task, so that a panic or the deadline ends the operation but
-/// not the answer. The operation gets until `deadline` less a reserve kept for delivering the
-/// answer, and `work` makes it knowing when that is; `limit` says what set the deadline, for
-/// the Reason.
-pub async fn supervise<W, F>(work: W, deadline: Instant, limit: Limit) -> Result<Success, Failure>
-where
-    W: FnOnce(Instant) -> F,
-    F: Future<Output = Result<Success, Failure>> + Send + 'static,
-{
-    let total = deadline.saturating_duration_since(Instant::now());
-    let guard = deadline
-        .checked_sub(reserve(total))
-        .unwrap_or_else(Instant::now);
-    let work = tokio::spawn(work(guard).in_current_span());
-    let abort = work.abort_handle();
-    match tokio::time::timeout_at(guard, work).await {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err(join_error)) => {
-            let what = match join_error.try_into_panic() {
-                Ok(payload) => panic_message(payload.as_ref()),
-                Err(_) => "the task was cancelled".to_owned(),
-            };
-            error!(panic = %what, "the operation panicked");
-            Err(Failure::new(format!(
-                "Internal error in cfn-eks-pod-identity: {what}. \
-                 Nothing more will be done for this event."
-            )))
-        }
-        Err(_) => {
-            abort.abort();
-            warn!(left = ?deadline.saturating_duration_since(Instant::now()), "out of time");
-            let reason = match limit {
-                Limit::Lambda => format!(
-                    "Timed out: EKS did not answer within the {}s the function had before its deadline. \
-                     Check the function's network route to EKS, or raise its timeout.",
-                    total.as_secs()
-                ),
-                Limit::ServiceTimeout => format!(
-                    "Timed out: the operation did not finish within the {}s the resource's ServiceTimeout \
-                     left it. Raise ServiceTimeout, or check the function's network route to EKS.",
-                    total.as_secs()
-                ),
-            };
-            Err(Failure::new(reason))
-        }
     }
 }
 
@@ -610,14 +502,6 @@ async fn operate(ctx: &Context<'_>, request: &Request) -> Result<Success, Failur
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -717,110 +601,6 @@ mod tests {
         assert!(message.len() <= crate::response::MAX_PROVIDER_REASON);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_service_timeout_shorter_than_lambdas_sets_the_deadline() {
-        let lambda = Instant::now() + Duration::from_secs(900);
-        let mut request = request(None);
-        let (deadline, limit) = deadline_for(&request, None, lambda);
-        assert_eq!((deadline, limit), (lambda, Limit::Lambda));
-        // A tenth, at most 5 s, is left for the time the event spent in Lambda's queue.
-        request.service_timeout = Some(Duration::from_secs(30));
-        let (deadline, limit) = deadline_for(&request, None, lambda);
-        assert_eq!(limit, Limit::ServiceTimeout);
-        assert_eq!(deadline - Instant::now(), Duration::from_secs(27));
-        request.service_timeout = Some(Duration::from_secs(600));
-        let (deadline, _) = deadline_for(&request, None, lambda);
-        assert_eq!(deadline - Instant::now(), Duration::from_secs(595));
-        request.service_timeout = Some(Duration::from_secs(3600));
-        assert_eq!(deadline_for(&request, None, lambda).1, Limit::Lambda);
-    }
-
-    /// The ResponseURL's signature says how long the event spent in Lambda's queue.
-    #[tokio::test(start_paused = true)]
-    async fn when_cloudformation_stops_waiting_is_read_from_the_signature() {
-        let lambda = Instant::now() + Duration::from_secs(900);
-        let request = request(None);
-        let until = SystemTime::now() + Duration::from_secs(120);
-        let (deadline, limit) = deadline_for(&request, Some(until), lambda);
-        assert_eq!(limit, Limit::ServiceTimeout);
-        let left = deadline - Instant::now();
-        assert!(
-            left <= Duration::from_secs(120) && left > Duration::from_secs(119),
-            "{left:?}"
-        );
-        // Already over: no time at all.
-        let past = SystemTime::now() - Duration::from_secs(10);
-        assert_eq!(deadline_for(&request, Some(past), lambda).0, Instant::now());
-        let later = SystemTime::now() + Duration::from_secs(3600);
-        assert_eq!(
-            deadline_for(&request, Some(later), lambda),
-            (lambda, Limit::Lambda)
-        );
-    }
-
-    #[test]
-    fn an_event_runs_again_only_in_the_first_half_of_its_time_and_with_room_for_a_run() {
-        let started = Instant::now();
-        let at = |secs| started + Duration::from_secs(secs);
-        // 295 s, as with the template's timeout: again up to 147.5 s in.
-        assert!(may_run_again(started, at(10), at(295)));
-        assert!(may_run_again(started, at(147), at(295)));
-        assert!(!may_run_again(started, at(148), at(295)));
-        // 25 s: again up to 12.5 s in; 9 s: never, a run needs 10.
-        assert!(may_run_again(started, at(12), at(25)));
-        assert!(!may_run_again(started, at(13), at(25)));
-        assert!(!may_run_again(started, at(1), at(9)));
-    }
-
-    #[test]
-    fn reserve_is_bounded() {
-        assert_eq!(reserve(Duration::from_secs(900)), Duration::from_secs(5));
-        assert_eq!(reserve(Duration::from_secs(5)), Duration::from_secs(1));
-        assert_eq!(
-            reserve(Duration::from_millis(100)),
-            Duration::from_millis(300)
-        );
-    }
-
-    fn success() -> Success {
-        Success {
-            physical_id: "arn".into(),
-            association: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_panic_becomes_a_failure_and_the_runtime_goes_on() {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let outcome = supervise(|_| async { panic!("boom") }, deadline, Limit::Lambda).await;
-        let failure = outcome.unwrap_err();
-        assert!(failure.reason.contains("boom"), "{}", failure.reason);
-        // The same runtime still runs the next operation.
-        assert_eq!(
-            supervise(|_| async { Ok(success()) }, deadline, Limit::Lambda).await,
-            Ok(success())
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_deadline_answers_before_a_hanging_operation() {
-        let start = Instant::now();
-        let deadline = start + Duration::from_secs(60);
-        // 60s less the 5s reserve kept for delivering the answer, which the operation is told.
-        let cut_off = start + Duration::from_secs(55);
-        let outcome = supervise(
-            |given| {
-                assert_eq!(given, cut_off);
-                std::future::pending()
-            },
-            deadline,
-            Limit::Lambda,
-        )
-        .await;
-        assert!(outcome.unwrap_err().reason.starts_with("Timed out"));
-        assert_eq!(Instant::now(), cut_off);
-    }
-
     #[test]
     fn a_failed_create_reports_what_it_created() {
         let request = request(None);
@@ -854,23 +634,6 @@ mod tests {
             decide(&update, failure(), &progress).physical_resource_id,
             "arn:old"
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn removing_what_a_failed_event_made_leaves_the_answer_half_the_time_left() {
-        // The operation hung until the guard: 5 s of the Lambda deadline are left.
-        let start = Instant::now();
-        let deadline = start + Duration::from_secs(5);
-        let outcome = supervise(
-            |_| std::future::pending(),
-            undo_deadline(start, deadline),
-            Limit::Lambda,
-        )
-        .await;
-        assert!(outcome.is_err());
-        let left = deadline - Instant::now();
-        assert!(left >= Duration::from_millis(2500), "{left:?}");
-        assert_eq!(undo_deadline(deadline, deadline), deadline);
     }
 
     #[test]

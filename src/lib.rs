@@ -10,13 +10,15 @@
 //!   its Creates have done;
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
 //! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT;
-//! - [`handler`] ties them together and guarantees one answer per event, changing nothing for
-//!   an event that came after CloudFormation stopped waiting for it ([`late`]);
+//! - [`handler`] ties them together and guarantees one answer per event, in the time
+//!   [`deadline`] gives it, changing nothing for an event that came after CloudFormation
+//!   stopped waiting for it ([`late`]);
 //! - [`logging`] sets up Lambda's log format without leaking the ResponseURL.
 
 pub mod arn;
 pub mod backoff;
 pub mod config;
+pub mod deadline;
 pub mod delivery;
 pub mod dns;
 pub mod eks;
