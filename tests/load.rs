@@ -18,6 +18,9 @@ async fn many_instances_under_random_faults_answer_once_and_leave_nothing() {
     println!("{report}");
     // A step that ran out of EKS retries (about one EKS call in 24,000 at this rate) answers
     // FAILED, and its stack rolls back early, with fewer events; every other stack runs them all.
+    // More than one such step in a dozen stacks means the function no longer retries what EKS
+    // answers under load (a FAILED that names the fault counts as giving up, not as a failure).
+    assert!(report.gave_up <= 1, "{report}");
     if report.gave_up == 0 {
         assert_eq!(report.events, 12 * EVENTS_PER_STACK, "{report}");
     }
