@@ -71,14 +71,20 @@ pub fn client_trusting(
 /// redirect not followed is the answer, and no delivery. (EKS does not redirect.)
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let keeps_the_put = matches!(attempt.status().as_u16(), 307 | 308);
-        let allowed = ResponseUrl::parse(attempt.url().as_str(), false).is_ok();
-        if keeps_the_put && allowed && attempt.previous().len() <= 3 {
+        if follows(attempt.status().as_u16(), attempt.url().as_str(), attempt.previous().len()) {
             attempt.follow()
         } else {
             attempt.stop()
         }
     })
+}
+
+/// Whether [`redirect_policy`] follows a redirect with `status` to `location`, when the
+/// chain has already requested `requested` URLs (the first redirect's count is 1: the
+/// request's own URL).
+fn follows(status: u16, location: &str, requested: usize) -> bool {
+    let keeps_the_put = matches!(status, 307 | 308);
+    keeps_the_put && requested <= 3 && ResponseUrl::parse(location, false).is_ok()
 }
 
 /// Adds the PEM certificates in `path` to `roots`, warning about what it cannot use.
@@ -438,5 +444,21 @@ mod tests {
             assert_eq!(response.status().as_u16(), status, "{status} to {location}");
         }
         assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// What S3 sends for a new bucket (a 307 to its regional name, over https) is followed,
+    /// up to three times; anything that would not carry the PUT there is not.
+    #[test]
+    fn a_put_keeping_redirect_to_an_aws_host_is_followed_three_times_at_most() {
+        let regional = "https://bucket.s3.us-west-2.amazonaws.com/key?X-Amz-Signature=abc";
+        assert!(follows(307, regional, 1));
+        assert!(follows(308, regional, 1));
+        assert!(follows(307, regional, 3), "the third redirect");
+        assert!(!follows(307, regional, 4), "a fourth");
+        for status in [301, 302, 303] {
+            assert!(!follows(status, regional, 1), "{status} turns the PUT into a GET");
+        }
+        assert!(!follows(307, "http://bucket.s3.us-west-2.amazonaws.com/key", 1), "http");
+        assert!(!follows(307, "https://example.com/key", 1), "not an AWS host");
     }
 }
