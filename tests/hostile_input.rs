@@ -55,16 +55,38 @@ const NAMES: &[&str] = &[
     "Other",
 ];
 
+/// Changes to template properties: known names (and one unknown) with arbitrary values.
+fn changes() -> impl Strategy<Value = Vec<(&'static str, Value)>> {
+    prop::collection::vec((prop::sample::select(NAMES), json()), 0..5)
+}
+
+/// The valid base properties with `changes` made, in order.
+fn changed(changes: &[(&str, Value)]) -> Map<String, Value> {
+    let mut props = properties().as_object().cloned().unwrap_or_default();
+    for (name, value) in changes {
+        props.insert((*name).to_owned(), value.clone());
+    }
+    props
+}
+
 /// Template properties: known names (and one unknown) with arbitrary values, over a valid base.
 fn property_map() -> impl Strategy<Value = Map<String, Value>> {
-    prop::collection::vec((prop::sample::select(NAMES), json()), 0..5).prop_map(|changes| {
-        let mut props = properties().as_object().cloned().unwrap_or_default();
-        for (name, value) in changes {
-            props.insert(name.to_owned(), value);
-        }
-        props
-    })
+    changes().prop_map(|changes| changed(&changes))
 }
+
+/// One value each property refuses, whatever the others hold.
+const INVALID: &[(&str, &str)] = &[
+    ("ClusterName", "-prod"),
+    ("Namespace", "Payments"),
+    ("ServiceAccount", ""),
+    ("Region", "us east 1"),
+    ("RoleArn", "arn:aws:iam::111122223333:user/payments-api"),
+    ("TargetRoleArn", "payments-api"),
+    ("DisableSessionTags", "yes"),
+    ("Policy", "[1]"),
+    ("Tags", "team"),
+    ("Other", "x"),
+];
 
 const TOP: &[&str] = &[
     "RequestType",
@@ -118,13 +140,39 @@ proptest! {
         }
     }
 
+    /// The base is valid, so whatever is refused was changed: an error naming any other
+    /// property would send the user to the wrong line of the template.
     #[test]
-    fn validation_never_panics_and_names_a_property(props in property_map()) {
+    fn validation_never_panics_and_names_a_changed_property(changes in changes()) {
+        let props = changed(&changes);
         if let Err(errors) = DesiredAssociation::from_properties(&props, "us-east-1") {
             prop_assert!(!errors.0.is_empty());
             for error in errors.0 {
-                prop_assert!(!error.property.is_empty() && !error.rule.is_empty());
+                prop_assert!(
+                    changes.iter().any(|(name, _)| *name == error.property),
+                    "{error} names no property that was changed: {changes:?}"
+                );
+                prop_assert!(!error.rule.is_empty());
             }
+        }
+    }
+
+    /// An invalid value is reported, naming its property, whatever else is wrong with the
+    /// template: every violation is in the one answer.
+    #[test]
+    fn an_invalid_value_is_refused_whatever_else_changes(
+        changes in changes(),
+        invalid in prop::sample::select(INVALID),
+    ) {
+        let (name, value) = invalid;
+        let mut props = changed(&changes);
+        props.insert(name.to_owned(), Value::from(value));
+        match DesiredAssociation::from_properties(&props, "us-east-1") {
+            Ok(_) => prop_assert!(false, "{name}: {value:?} was accepted in {props:?}"),
+            Err(errors) => prop_assert!(
+                errors.0.iter().any(|error| error.property == name),
+                "{name}: {value:?} not reported; got {errors}"
+            ),
         }
     }
 }
