@@ -427,6 +427,12 @@ async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
     let response = &h.responses(&delete)[0];
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert!(h.ended_before_the_deadline());
+    let statuses = h.statuses_of("ListPodIdentityAssociations");
+    let refused = statuses.iter().position(|status| *status == Some(400));
+    assert!(
+        refused.is_some_and(|at| at + 1 < statuses.len()),
+        "a look was refused, and another came after it: {statuses:?}"
+    );
     let operations = h.eks_operations();
     assert!(operations.len() >= 3, "{operations:?}");
     assert!(
