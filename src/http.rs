@@ -71,7 +71,11 @@ pub fn client_trusting(
 /// redirect not followed is the answer, and no delivery. (EKS does not redirect.)
 fn redirect_policy() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        if follows(attempt.status().as_u16(), attempt.url().as_str(), attempt.previous().len()) {
+        if follows(
+            attempt.status().as_u16(),
+            attempt.url().as_str(),
+            attempt.previous().len(),
+        ) {
             attempt.follow()
         } else {
             attempt.stop()
@@ -308,7 +312,10 @@ mod tests {
                 .send()
                 .await
                 .unwrap_err();
-            assert!(chain(&error).contains("UnknownIssuer"), "{unusable:?}: {error:?}");
+            assert!(
+                chain(&error).contains("UnknownIssuer"),
+                "{unusable:?}: {error:?}"
+            );
         }
     }
 
@@ -465,9 +472,18 @@ mod tests {
         assert!(follows(307, regional, 3), "the third redirect");
         assert!(!follows(307, regional, 4), "a fourth");
         for status in [301, 302, 303] {
-            assert!(!follows(status, regional, 1), "{status} turns the PUT into a GET");
+            assert!(
+                !follows(status, regional, 1),
+                "{status} turns the PUT into a GET"
+            );
         }
-        assert!(!follows(307, "http://bucket.s3.us-west-2.amazonaws.com/key", 1), "http");
-        assert!(!follows(307, "https://example.com/key", 1), "not an AWS host");
+        assert!(
+            !follows(307, "http://bucket.s3.us-west-2.amazonaws.com/key", 1),
+            "http"
+        );
+        assert!(
+            !follows(307, "https://example.com/key", 1),
+            "not an AWS host"
+        );
     }
 }

@@ -291,6 +291,12 @@ impl Standin {
         self.shared().runtime.polls()
     }
 
+    /// How many `/next` long-polls are waiting for an invocation now (a poll whose
+    /// client went away stops waiting once the server has noticed).
+    pub fn waiting_polls(&self) -> usize {
+        self.shared().runtime.waiting_polls()
+    }
+
     /// Reports the function made to `/runtime/init/error`.
     pub fn init_errors(&self) -> Vec<InitError> {
         self.shared().runtime.init_errors()

@@ -121,6 +121,25 @@ pub struct RuntimeState {
     inner: Mutex<Inner>,
     queued: Notify,
     completed: Notify,
+    /// `/next` requests waiting for an invocation now.
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts one `/next` request as waiting for as long as it lives: hyper drops a request's
+/// future when its client goes away, and this with it.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// What a poller sends back for one invocation.
@@ -178,6 +197,11 @@ impl RuntimeState {
     /// When each `invocation/next` request arrived, oldest first.
     pub fn polls(&self) -> Vec<Instant> {
         lock(&self.inner).polls.clone()
+    }
+
+    /// How many `invocation/next` requests are waiting for an invocation now.
+    pub fn waiting_polls(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Waits for the outcome of `request_id`, at most `timeout`.
@@ -282,9 +306,10 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     shared.runtime.polled();
     // No timeout, as in Lambda. If the client goes away meanwhile, hyper
     // notices the EOF and drops this future, so no invocation is lost to it.
-    let Some(handed) =
-        wait::until(&shared.runtime.queued, None, || shared.runtime.hand_out()).await
-    else {
+    let waiting = Waiting::new(&shared.runtime.waiting);
+    let handed = wait::until(&shared.runtime.queued, None, || shared.runtime.hand_out()).await;
+    drop(waiting);
+    let Some(handed) = handed else {
         return runtime_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "ServiceException",

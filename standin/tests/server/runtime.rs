@@ -166,9 +166,11 @@ async fn a_poller_that_went_away_does_not_swallow_an_invocation() {
         let mut gone = TcpStream::connect(s.addr()).await.unwrap();
         let req = format!("GET {NEXT} HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr());
         gone.write_all(req.as_bytes()).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        until(|| s.waiting_polls() == 1).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The invocation comes once the server has noticed the poller left, however long that
+    // takes on a busy machine: before it, the invocation would be handed to that poller.
+    until(|| s.waiting_polls() == 0).await;
     let id = s.invoke(json!({}), Duration::from_secs(5));
     let next = tokio::time::timeout(
         Duration::from_secs(5),
@@ -215,4 +217,15 @@ async fn the_invoke_api_waits_for_the_function_or_queues_an_event() {
     assert_eq!(s.invocations().len(), 2);
     let bad = send(s.addr(), "POST", invoke_path, &[], Some(b"{")).await;
     assert_eq!(bad.status, 400);
+}
+
+/// Waits until `check` holds, failing the test after 5 s.
+async fn until(check: impl Fn() -> bool) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !check() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the stand-in got there within 5 s");
 }
