@@ -96,6 +96,12 @@ async fn redelivered_create_makes_one_association() {
         responses[1]["PhysicalResourceId"]
     );
     assert_eq!(h.standin.associations().len(), 1);
+    // The redelivery's Create carries the same token, so EKS answers it with the first's
+    // association: no conflict to look past, no look-up.
+    assert_eq!(
+        h.eks_operations(),
+        ["CreatePodIdentityAssociation", "CreatePodIdentityAssociation"]
+    );
 }
 
 #[tokio::test]

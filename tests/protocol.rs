@@ -112,6 +112,8 @@ async fn json_booleans_from_cdk_are_accepted() {
         .find(|a| a.association_arn == arn)
         .unwrap();
     assert!(created.disable_session_tags);
+    let sent: Value = serde_json::from_str(created.policy.as_deref().unwrap_or("")).unwrap();
+    assert_eq!(sent, policy, "the policy object reaches EKS as its JSON");
 }
 
 #[tokio::test]
@@ -503,8 +505,14 @@ async fn a_non_aws_response_url_is_never_contacted() {
     ));
     let outcome = h.invoke(&event, Duration::from_secs(30)).await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
-    assert!(h.logs().contains("refused"), "{}", h.logs());
+    assert!(
+        h.logs().contains("not in an AWS partition's domain"),
+        "{}",
+        h.logs()
+    );
     assert!(!h.logs().contains(SIGNATURE));
+    assert!(h.standin.associations().is_empty());
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
 }
 
 #[tokio::test]
