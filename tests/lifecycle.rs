@@ -100,7 +100,10 @@ async fn redelivered_create_makes_one_association() {
     // association: no conflict to look past, no look-up.
     assert_eq!(
         h.eks_operations(),
-        ["CreatePodIdentityAssociation", "CreatePodIdentityAssociation"]
+        [
+            "CreatePodIdentityAssociation",
+            "CreatePodIdentityAssociation"
+        ]
     );
 }
 

@@ -218,7 +218,15 @@ async fn the_aws_cli_drives_the_whole_api() {
     assert_eq!(apps.len(), 1);
     assert_eq!(apps[0]["associationId"], id.as_str());
     assert_eq!(apps[0]["serviceAccount"], "web");
-    // Page size 1 makes the CLI follow nextToken through every page.
+    // Page size 1 makes the CLI follow nextToken through every page: one call each.
+    let lists = || {
+        standin
+            .eks_calls()
+            .iter()
+            .filter(|call| call.operation == "ListPodIdentityAssociations")
+            .count()
+    };
+    let before = lists();
     let all = cli
         .ok(&[
             "eks",
@@ -234,6 +242,7 @@ async fn the_aws_cli_drives_the_whole_api() {
         Some(3),
         "{all}"
     );
+    assert_eq!(lists() - before, 3, "one page per association");
 
     let updated = cli
         .ok(&[

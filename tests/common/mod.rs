@@ -246,7 +246,8 @@ impl Harness {
         self.standin.inject(create(), Fault::Reset, 100);
     }
 
-    /// Waits until EKS has answered `n` calls of `operation`, at most `timeout`; whether it has.
+    /// Waits until EKS has received `n` calls of `operation` (answered or not), at most
+    /// `timeout`; whether it has.
     pub async fn wait_for_calls(&self, operation: &str, n: usize, timeout: Duration) -> bool {
         let count = || {
             self.eks_operations()
