@@ -604,7 +604,7 @@ mod tests {
     #[test]
     fn a_failed_create_reports_what_it_created() {
         let request = request(None);
-        let progress = Progress::default();
+        let progress = Progress::first_run();
         let failure = || Err(Failure::new("r"));
         let id = |progress: &Progress| decide(&request, failure(), progress).physical_resource_id;
         // Nothing sent, or every Create refused: the marker that tells Delete to do nothing.
@@ -612,16 +612,20 @@ mod tests {
             "cfn-eks-pod-identity-nothing-created-{}",
             request_token(&request)
         );
+        let placeholder = format!("cfn-eks-pod-identity-{}", request_token(&request));
         assert_eq!(id(&progress), nothing);
         progress.sending();
         progress.made_nothing();
         assert_eq!(id(&progress), nothing);
+        // The same in a later run (Lambda's retry of an event whose answer was lost): the
+        // first run may have made the association, so Delete must look.
+        let later = Progress::default();
+        later.sending();
+        later.made_nothing();
+        assert_eq!(id(&later), placeholder);
         // A Create cut off while EKS had it: a placeholder, which Delete looks up.
         progress.sending();
-        assert_eq!(
-            id(&progress),
-            format!("cfn-eks-pod-identity-{}", request_token(&request))
-        );
+        assert_eq!(id(&progress), placeholder);
         progress.created("arn:created");
         assert_eq!(
             decide(&request, failure(), &progress).physical_resource_id,
@@ -650,7 +654,7 @@ mod tests {
             &Progress::default()
         ));
         // A replacement's Create at a service account this event found free: in both modes.
-        let replaced = Progress::default();
+        let replaced = Progress::first_run();
         replaced.found_placement_free();
         assert!(
             !undo(Mode::Direct, RequestType::Update, &replaced),

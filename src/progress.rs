@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime};
 /// A call made nothing when EKS refused it as it would refuse any, throttled each of its
 /// attempts, or none of them reached EKS (see
 /// [`EksError::changed_nothing`](crate::eks::EksError::changed_nothing)); that clears no
-/// doubt an earlier call of the event left. An association of someone else's holding
+/// doubt an earlier call of the event left, and in a run that is not surely the event's
+/// first, it leaves the earlier run's in doubt. An association of someone else's holding
 /// the service account clears all of it: EKS allows one per service account.
 ///
 /// A replacement Update also records that its new service account had no association
@@ -60,16 +61,12 @@ impl Progress {
         created.first_sent.get_or_insert_with(SystemTime::now);
     }
 
-    /// Records that the Create just sent made nothing.
+    /// Records that the Create just sent made nothing (EKS refused or throttled each attempt,
+    /// or none reached it). An earlier run of the event (Lambda runs one again when its
+    /// answer was not delivered) may have made the association with the same token, unless
+    /// this is surely the first: a Create that fails does not return what the token made, as
+    /// one that gets through does.
     pub fn made_nothing(&self) {
-        self.lock().in_flight = false;
-    }
-
-    /// Records that EKS throttled each attempt of the Create just sent: it made nothing, but
-    /// an earlier run of the event (Lambda runs one again when its answer was not delivered)
-    /// may have, with the same token, unless this is the first: a throttled Create does not
-    /// return what the token made, as one that gets through does.
-    pub fn throttled(&self) {
         let mut created = self.lock();
         created.in_flight = false;
         if !created.first_run {
@@ -198,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_create_that_made_nothing_clears_no_doubt_an_earlier_one_left() {
-        let progress = Progress::default();
+        let progress = Progress::first_run();
         assert!(!progress.may_have_created());
         progress.sending();
         assert!(progress.may_have_created(), "unanswered");
@@ -217,5 +214,19 @@ mod tests {
         progress.created("arn:made");
         assert_eq!(progress.created_arn().as_deref(), Some("arn:made"));
         assert!(progress.may_have_created());
+    }
+
+    /// A later run's Create that made nothing says nothing of what the event's first run
+    /// made with the same token: the answer must leave the stack's Delete to look.
+    #[test]
+    fn a_later_runs_create_that_made_nothing_leaves_the_earlier_runs_in_doubt() {
+        let later = Progress::default();
+        assert!(!later.may_have_created(), "nothing sent yet");
+        later.sending();
+        later.made_nothing();
+        assert!(later.may_have_created());
+        // Someone else's association at the service account still rules ours out.
+        later.taken_by_another();
+        assert!(!later.may_have_created());
     }
 }

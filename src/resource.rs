@@ -503,7 +503,6 @@ async fn create_association(
             let outcome = ctx.eks.create(desired, tags.clone(), &ctx.token).await;
             match &outcome {
                 Ok(association) => ctx.progress.created(&association.arn),
-                Err(error) if error.kind == ErrorKind::Throttled => ctx.progress.throttled(),
                 Err(error) if error.changed_nothing() => ctx.progress.made_nothing(),
                 Err(_) => ctx.progress.outcome_unknown(),
             }

@@ -78,33 +78,39 @@ async fn persistent_throttling_fails_with_the_eks_error_in_time() {
 }
 
 /// Lambda runs an event again, a minute or more later, when its answer was not delivered. A
-/// Create that EKS throttles then cannot tell whether the earlier run made the association
-/// (a throttled Create does not return what its token made, as one that gets through does),
-/// so it answers the placeholder, and the Delete that follows finds and removes it.
+/// Create that then makes nothing, because EKS throttles or refuses it, cannot tell whether
+/// the earlier run made the association (a failed Create does not return what its token
+/// made, as one that gets through does), so it answers the placeholder, and the Delete that
+/// follows finds and removes it.
 #[tokio::test]
-async fn a_throttled_create_run_again_after_a_minute_leaves_its_delete_to_look() {
-    let h = Harness::start().await;
-    let create = h.event("Create", properties(), None);
-    // The first run made the association, and its answer was lost.
-    assert_eq!(h.send(&create).await["Status"], "SUCCESS");
-    assert_eq!(h.standin.associations().len(), 1);
-    // Lambda runs it again; EKS now throttles every Create.
-    let again = h.sent_ago(create, Duration::from_secs(90));
-    h.standin
-        .inject(FaultTarget::eks(CREATE), throttled(), 1000);
-    let outcome = h.invoke(&again, Duration::from_secs(10)).await;
-    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
-    let responses = h.responses(&again);
-    assert_eq!(responses.len(), 2, "one answer from each run");
-    let response = &responses[1];
-    assert_failed(response, &["ThrottlingException"]);
-    let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
-    assert!(!id.contains("nothing-created"), "{response}");
-    // The rollback's Delete looks, and removes what the first run made.
-    let delete = h.event("Delete", properties(), Some(&id));
-    let deleted = h.send_within(&delete, Duration::from_secs(8)).await;
-    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
-    assert!(h.standin.associations().is_empty(), "{}", h.logs());
+async fn a_create_run_again_after_a_minute_that_makes_nothing_leaves_its_delete_to_look() {
+    let refused = Fault::status(403, "AccessDeniedException", "not now");
+    for (fault, reason) in [
+        (throttled(), "ThrottlingException"),
+        (refused, "AccessDeniedException"),
+    ] {
+        let h = Harness::start().await;
+        let create = h.event("Create", properties(), None);
+        // The first run made the association, and its answer was lost.
+        assert_eq!(h.send(&create).await["Status"], "SUCCESS");
+        assert_eq!(h.standin.associations().len(), 1);
+        // Lambda runs it again; EKS now fails every Create.
+        let again = h.sent_ago(create, Duration::from_secs(90));
+        h.standin.inject(FaultTarget::eks(CREATE), fault, 1000);
+        let outcome = h.invoke(&again, Duration::from_secs(10)).await;
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+        let responses = h.responses(&again);
+        assert_eq!(responses.len(), 2, "one answer from each run");
+        let response = &responses[1];
+        assert_failed(response, &[reason]);
+        let id = response["PhysicalResourceId"].as_str().unwrap().to_owned();
+        assert!(!id.contains("nothing-created"), "{response}");
+        // The rollback's Delete looks, and removes what the first run made.
+        let delete = h.event("Delete", properties(), Some(&id));
+        let deleted = h.send_within(&delete, Duration::from_secs(8)).await;
+        assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+        assert!(h.standin.associations().is_empty(), "{}", h.logs());
+    }
 }
 
 /// A stack that creates or deletes many associations at once can be throttled for longer
