@@ -12,7 +12,8 @@
 //! not a cache, and its answer is at most that much older than the request's own look-up's
 //! would have been. A request that finds none, or finds one that failed, looks the host up
 //! itself, as without this module. Starting a look-up ahead never fails or panics: one that
-//! cannot be started is left to the request.
+//! cannot be started is left to the request, whose own look-up is then an error (which the
+//! request reports, and a response PUT tries again), not a panic.
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::hash_map::{Entry, HashMap};
@@ -119,7 +120,11 @@ impl Resolve for Resolver {
             } else {
                 debug!(host, "looking up");
             }
-            let addresses = look_up_on_pool(look_up, host).await??;
+            // As for a look-up ahead: a request that cannot look its host up fails (and is
+            // tried again, as the response PUT is), rather than panic through the event.
+            let pending = catch_unwind(AssertUnwindSafe(|| look_up_on_pool(look_up, host)))
+                .map_err(|_| io::Error::other("no thread to look the host up on"))?;
+            let addresses = pending.await??;
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
     }
@@ -176,6 +181,24 @@ mod tests {
             "{n} look-ups expected, {} made",
             count.load(Ordering::SeqCst)
         );
+    }
+
+    /// tokio's `spawn_blocking` panics when no thread can run the look-up; outside a runtime
+    /// it panics alike. The request's look-up is then an error, which the request reports.
+    #[test]
+    fn a_look_up_that_cannot_start_is_an_error_not_a_panic() {
+        let (resolver, count) = counted(FRESH_FOR, numbered);
+        let name: Name = "bucket.s3.amazonaws.com".parse().unwrap();
+        let mut resolving = resolver.resolve(name);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match resolving.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(Err(error)) => {
+                assert!(error.to_string().contains("no thread"), "{error}")
+            }
+            std::task::Poll::Ready(Ok(_)) => panic!("resolved without a look-up"),
+            std::task::Poll::Pending => panic!("a look-up started outside a runtime"),
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
