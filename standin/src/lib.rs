@@ -101,14 +101,18 @@ fn router(shared: Arc<Shared>) -> Router {
 struct Inner {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// The response bucket's own port, as S3 is a host of its own (see `bucket_url`).
+    bucket_addr: SocketAddr,
     tls: bool,
-    server: tokio::task::AbortHandle,
+    servers: [tokio::task::AbortHandle; 2],
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         // Stop accepting once the last handle is gone; each test gets a fresh server.
-        self.server.abort();
+        for server in &self.servers {
+            server.abort();
+        }
     }
 }
 
@@ -145,7 +149,7 @@ impl Standin {
     /// Like [`start`](Self::start), but EKS and the bucket are reached over HTTPS
     /// ([`url`](Self::url), [`response_url`](Self::response_url)), with the
     /// certificate in [`TLS_CERTIFICATE_FILE`]. Every route is also served as
-    /// plain HTTP on the same port; the Lambda Runtime API is used that way, as
+    /// plain HTTP on the same ports; the Lambda Runtime API is used that way, as
     /// Lambda's is.
     pub async fn start_tls() -> std::io::Result<Standin> {
         Self::start_tls_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
@@ -160,18 +164,27 @@ impl Standin {
         let acceptor = if tls { Some(tls::acceptor()?) } else { None };
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let bucket_listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?;
+        let bucket_addr = bucket_listener.local_addr()?;
         let shared = Arc::new(Shared::default());
-        let app = router(Arc::clone(&shared)).into_make_service_with_connect_info::<Connection>();
-        let server = tokio::spawn(async move {
-            // serve only returns on a listener error, which leaves nothing to do.
-            let _ = axum::serve(KillableListener::new(listener, acceptor), app).await;
+        // Both ports serve every route, from the same state.
+        let servers = [listener, bucket_listener].map(|listener| {
+            let app =
+                router(Arc::clone(&shared)).into_make_service_with_connect_info::<Connection>();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // serve only returns on a listener error, which leaves nothing to do.
+                let _ = axum::serve(KillableListener::new(listener, acceptor), app).await;
+            })
+            .abort_handle()
         });
         Ok(Standin {
             inner: Arc::new(Inner {
                 shared,
                 addr,
+                bucket_addr,
                 tls,
-                server: server.abort_handle(),
+                servers,
             }),
         })
     }
@@ -196,18 +209,21 @@ impl Standin {
         }
     }
 
-    /// Where response URLs point: with HTTPS `https://127.0.0.1:{port}`, a host
-    /// apart from EKS's, as S3's is in AWS, so that a function opens a connection
-    /// and a handshake for each, as it does deployed, rather than reusing one.
-    /// By address: what a function does beyond the bench's floor, which only
-    /// PUTs, is then what it does deployed, one more host to resolve and to
-    /// shake hands with.
+    /// Where response URLs point: `http://127.0.0.1:{bucket port}`, or with HTTPS
+    /// `https://127.0.0.1:{bucket port}`, a port of its own, as S3 is a host apart from
+    /// EKS's in AWS, so that a function opens a connection (and a handshake) for each, as
+    /// it does deployed, rather than sending its response over its EKS connection. By
+    /// address: what a function does beyond the bench's floor, which only PUTs, is then
+    /// what it does deployed, one more host to connect to (and with HTTPS, to resolve and
+    /// to shake hands with).
     fn bucket_url(&self) -> String {
-        if self.inner.tls {
-            format!("https://{}", self.inner.addr)
-        } else {
-            self.plain_url()
-        }
+        let scheme = if self.inner.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.inner.bucket_addr)
+    }
+
+    /// The response bucket's own address (every route is served there too).
+    pub fn bucket_addr(&self) -> SocketAddr {
+        self.inner.bucket_addr
     }
 
     /// `http://127.0.0.1:{port}`, which serves every route, HTTPS or not: the

@@ -17,7 +17,8 @@ usage:
   cfn-standin serve [--port N] [--tls]
       Serve the stand-in on 127.0.0.1 (port N, default: any free port) and print
       the environment a Lambda binary needs to use it, and how to send it an event
-      and read the response it uploads. Runs until Ctrl-C. With --tls, EKS (at
+      and read the response it uploads. Runs until Ctrl-C. Response URLs name a
+      second port of its own, as S3 is a host apart from EKS. With --tls, EKS (at
       localhost) and the response bucket (at 127.0.0.1) are reached over HTTPS, the
       Runtime API stays plain HTTP, as Lambda's is, and the environment names the
       certificate to trust.
@@ -129,8 +130,11 @@ async fn serve(port: u16, tls: bool) -> Result<(), String> {
     };
     let standin = started.map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     println!(
-        "# cfn-standin serving EKS, the response bucket and the Lambda Runtime API at {}",
-        standin.plain_url()
+        "# cfn-standin serving EKS, the response bucket and the Lambda Runtime API at {} \
+         (and every route at {} too, the port its response URLs name: the bucket's own, as \
+         S3 is a host apart from EKS)",
+        standin.plain_url(),
+        standin.bucket_addr()
     );
     if tls {
         println!(

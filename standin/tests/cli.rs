@@ -97,14 +97,20 @@ async fn serve_prints_an_environment_that_reaches_it() {
     let reply = get(&addr, "/clusters/c/pod-identity-associations").await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     assert!(reply.ends_with(r#"{"associations":[]}"#), "{reply}");
-    // The response URL it prints is the bucket's, which has nothing yet.
+    // The response URL it prints is the bucket's, on a port apart from EKS's (a function
+    // opens a connection to each, as deployed), and it has nothing yet.
     let response_url = response_url.expect("a line showing how to read a response");
-    let path = response_url
-        .strip_prefix(endpoint)
-        .expect("the response URL is on the stand-in");
+    let rest = response_url
+        .strip_prefix("http://")
+        .expect("a plain-HTTP response URL");
+    let (bucket, path) = rest.split_at(rest.find('/').expect("a path"));
+    assert_ne!(bucket, addr, "the bucket has its own port");
     assert!(path.starts_with("/bucket/my-response?"), "{path}");
-    let reply = get(&addr, path).await;
+    let reply = get(bucket, path).await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    assert!(reply.contains("<Code>NoSuchKey</Code>"), "{reply}");
+    // Every route is served on both ports: the README's by-hand steps use one.
+    let reply = get(&addr, path).await;
     assert!(reply.contains("<Code>NoSuchKey</Code>"), "{reply}");
     child.kill().await.unwrap();
 }
@@ -130,13 +136,15 @@ async fn serve_tls_prints_https_endpoints_and_the_certificate_to_trust() {
     assert_eq!(value("SSL_CERT_FILE"), standin::TLS_CERTIFICATE_FILE);
     assert_eq!(value("AWS_CA_BUNDLE"), standin::TLS_CERTIFICATE_FILE);
     let read_line = read_line.expect("a line showing how to read a response");
-    assert!(
-        read_line.starts_with(&format!(
-            "curl --cacert '{}' 'https://127.0.0.1:{port}/bucket/my-response?",
+    let bucket = read_line
+        .strip_prefix(&format!(
+            "curl --cacert '{}' 'https://127.0.0.1:",
             standin::TLS_CERTIFICATE_FILE
-        )),
-        "{read_line}"
-    );
+        ))
+        .and_then(|rest| rest.split_once("/bucket/my-response?"))
+        .map(|(bucket_port, _)| bucket_port)
+        .unwrap_or_else(|| panic!("{read_line}"));
+    assert_ne!(bucket, port, "the bucket has its own port");
     // Plain HTTP is served on that port too, as the Runtime API needs.
     let reply = get(&runtime, "/bucket/none").await;
     assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");

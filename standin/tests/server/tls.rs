@@ -1,4 +1,4 @@
-//! HTTPS beside plain HTTP on the stand-in's one port (`Standin::start_tls`).
+//! HTTPS beside plain HTTP on each of the stand-in's ports (`Standin::start_tls`).
 
 use std::time::Duration;
 
@@ -10,15 +10,17 @@ use tokio::net::TcpStream;
 use crate::client::{auth, raw_tls, request, send};
 
 #[tokio::test]
-async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
+async fn each_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
     let s = Standin::start_tls().await.unwrap();
     let port = s.addr().port();
     assert_eq!(s.url(), format!("https://localhost:{port}"));
     assert_eq!(s.plain_url(), format!("http://127.0.0.1:{port}"));
     let url = s.response_url("over-tls");
-    // Apart from EKS's host, as S3's is.
+    // Apart from EKS's host, and on a port of its own, as S3 is.
+    let bucket_port = s.bucket_addr().port();
+    assert_ne!(bucket_port, port);
     assert!(
-        url.starts_with(&format!("https://127.0.0.1:{port}/bucket/over-tls?")),
+        url.starts_with(&format!("https://127.0.0.1:{bucket_port}/bucket/over-tls?")),
         "{url}"
     );
     let env = s.function_env();
@@ -54,7 +56,7 @@ async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
     assert_eq!(created.status, 200, "{}", created.text());
     let target = &url[url.find("/bucket/").unwrap()..];
     let put = raw_tls(
-        s.addr(),
+        s.bucket_addr(),
         "127.0.0.1",
         &request(
             "127.0.0.1",
@@ -72,7 +74,7 @@ async fn one_port_serves_eks_and_the_bucket_over_https_and_plain_http() {
         .await;
     assert_eq!(uploads.len(), 1);
 
-    // ...and the same state over plain HTTP on the same port.
+    // ...and the same state over plain HTTP on the other port.
     let listed = send(
         s.addr(),
         "GET",
