@@ -4,8 +4,8 @@
 //! machine slows both alike. It measures cold starts (process start to first
 //! `/next` poll, and to the first response at the bucket), warm latency of
 //! Create, Update and Delete (event handed out to response at the bucket),
-//! peak and allocated memory after thousands of events and whether the latter
-//! grows (a leak check), and the arm64 bootstrap size.
+//! peak and allocated memory after 1,000 events, whether the latter grows over
+//! thousands (a leak check), and the arm64 bootstrap size.
 //! These are figures to compare, not assertions: [`Report`] shows each goal
 //! and whether it was met.
 //!
@@ -443,7 +443,14 @@ struct Warm {
     latency: [Vec<f64>; 3],
     /// RssAnon in KiB after each event.
     anon: Vec<f64>,
+    /// VmHWM and RssAnon after the [`PEAK_AFTER`]th event.
+    at_peak_after: Option<Memory>,
 }
+
+/// After how many events (the warm-up's included) peak memory is read, as issue 5 asks:
+/// both processes' resident memory creeps up with every event (`lambda_runtime`'s
+/// `set_var`), so a later reading would pull the ratio towards 1.
+const PEAK_AFTER: usize = 1000;
 
 impl Warm {
     async fn start(path: &Path, tls: bool) -> Result<Warm, String> {
@@ -459,6 +466,7 @@ impl Warm {
             physical_id: None,
             latency: Default::default(),
             anon: Vec::new(),
+            at_peak_after: None,
         })
     }
 
@@ -474,14 +482,22 @@ impl Warm {
                 .saturating_duration_since(answer.handed_out_at);
             self.latency[kind].push(ms(latency));
         }
-        self.anon.push(memory(self.pid)?.anon as f64);
+        let now = memory(self.pid)?;
+        self.anon.push(now.anon as f64);
+        if self.anon.len() == PEAK_AFTER {
+            self.at_peak_after = Some(now);
+        }
         Ok(())
     }
 
-    /// Stops the process; returns its VmHWM and RssAnon in MiB, and the growth
-    /// of its median RssAnon in KiB from the first to the last [`WINDOW`] events.
+    /// Stops the process; returns its VmHWM and RssAnon in MiB after [`PEAK_AFTER`]
+    /// events (or at the end, if it ran fewer), and the growth of its median RssAnon in
+    /// KiB from the first to the last [`WINDOW`] events of all it ran.
     async fn finish(self) -> Result<[f64; 3], String> {
-        let end = memory(self.pid)?;
+        let end = match self.at_peak_after {
+            Some(memory) => memory,
+            None => memory(self.pid)?,
+        };
         self.function.stop().await;
         let mut first = self.anon.iter().take(WINDOW).copied().collect::<Vec<_>>();
         let mut last = self
@@ -649,7 +665,10 @@ pub async fn run(options: &BenchOptions) -> Result<Report, String> {
     }
     rows.push(figure_row(
         "peak_memory",
-        "peak memory (VmHWM)",
+        format!(
+            "peak memory (VmHWM) after {} events",
+            PEAK_AFTER.min(total_events)
+        ),
         "MiB",
         [Some(ours_peak), Some(floor_peak)],
         Goal::RatioAtMost(1.5),

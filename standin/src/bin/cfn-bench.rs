@@ -18,7 +18,8 @@ usage:
       Run the function at PATH and the floor, both built for this machine, through
       N fresh starts each (default 100) and N warm Create, Update, Delete cycles each
       (default 1000: 3,000 events, long enough for the leak check to tell a leak from
-      allocator noise), and read the arm64 bootstraps' sizes.
+      allocator noise; peak memory is read after the first 1,000), and read the arm64
+      bootstraps' sizes.
       Prints the table and writes it as JSON to FILE (default target/bench/report.json),
       labelled TEXT (e.g. the commit). With --tls, both reach EKS and the bucket over
       HTTPS, as deployed, rather than plain HTTP. Exits 1 only if a measurement could
