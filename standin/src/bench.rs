@@ -211,7 +211,7 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "{} cold starts; {} warm events of each type; memory after {} events; EKS and the bucket over {}",
+            "{} cold starts; {} warm events of each type; the leak check over {} events; EKS and the bucket over {}",
             self.cold_starts,
             self.warm_events,
             self.total_events,
