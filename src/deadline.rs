@@ -229,6 +229,32 @@ mod tests {
         assert_eq!(Instant::now(), cut_off);
     }
 
+    /// An operation the guard answered for is stopped, not left running: it would go on
+    /// calling EKS after the answer (and, in Lambda, again after the next thaw).
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_past_the_guard_is_stopped() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let went_on = Arc::new(AtomicBool::new(false));
+        let start = Instant::now();
+        let outcome = supervise(
+            |cut_off| {
+                let went_on = Arc::clone(&went_on);
+                async move {
+                    tokio::time::sleep_until(cut_off + Duration::from_secs(1)).await;
+                    went_on.store(true, Ordering::SeqCst);
+                    Ok(success())
+                }
+            },
+            start + Duration::from_secs(60),
+            Limit::Lambda,
+        )
+        .await;
+        assert!(outcome.unwrap_err().reason.starts_with("Timed out"));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(!went_on.load(Ordering::SeqCst), "the operation went on");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn removing_what_a_failed_event_made_leaves_the_answer_half_the_time_left() {
         // The operation hung until the guard: 5 s of the Lambda deadline are left.
@@ -243,6 +269,10 @@ mod tests {
         assert!(outcome.is_err());
         let left = deadline - Instant::now();
         assert!(left >= Duration::from_millis(2500), "{left:?}");
+        assert_eq!(
+            undo_deadline(start, deadline),
+            start + Duration::from_millis(2500)
+        );
         assert_eq!(undo_deadline(deadline, deadline), deadline);
     }
 }
