@@ -413,5 +413,12 @@ mod tests {
             ..owner()
         };
         assert!(!other.owns(&actual().tags));
+        // Another stack's resource of the same logical id: stacks often share templates.
+        let other_stack = Owner {
+            stack_id: "arn:aws:cloudformation:us-east-1:111122223333:stack/other/2".into(),
+            ..owner()
+        };
+        assert!(!other_stack.owns(&actual().tags));
+        assert!(!owner().owns(&BTreeMap::new()), "untagged");
     }
 }
