@@ -519,7 +519,9 @@ async fn a_non_aws_response_url_is_never_contacted() {
 async fn the_signature_never_reaches_the_logs() {
     let h = Harness::start_with(&[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
     let arn = h.create(properties()).await;
-    // Failures log the URL too: a bucket that refuses a few times, then one that never accepts.
+    // Failures log the URL too: a connection reset (reqwest's error text names the URL), a
+    // bucket that refuses a few times, then one that never accepts.
+    h.standin.inject(FaultTarget::Bucket, Fault::Reset, 1);
     h.standin.inject(
         FaultTarget::Bucket,
         Fault::status(503, "SlowDown", "Please reduce your request rate."),
@@ -527,6 +529,7 @@ async fn the_signature_never_reaches_the_logs() {
     );
     let response = h.send(&h.event("Delete", properties(), Some(&arn))).await;
     assert_eq!(response["Status"], "SUCCESS");
+    assert_eq!(h.standin.injected_fault_count(), 3, "each fault was met");
     h.standin.inject(
         FaultTarget::Bucket,
         Fault::status(403, "AccessDenied", "Request has expired"),
