@@ -611,6 +611,61 @@ mod tests {
         assert!(bad_gateway.is_transient());
     }
 
+    /// The kind each error code EKS (or its front end) answers with is given: a refusal
+    /// every call of the same credentials meets, as a region the account has not enabled
+    /// (UnrecognizedClientException), lets a failed Create say it made nothing, where any
+    /// other code leaves its effect unknown.
+    #[test]
+    fn error_codes_are_read_into_kinds() {
+        use aws_sdk_eks::config::http::HttpResponse;
+        use aws_sdk_eks::error::{ErrorMetadata, SdkError};
+        use aws_sdk_eks::operation::create_pod_identity_association::CreatePodIdentityAssociationError;
+        use aws_smithy_types::body::SdkBody;
+        let from = |status: u16, code: &str| {
+            let metadata = ErrorMetadata::builder().code(code).message("m").build();
+            let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(""));
+            let error = CreatePodIdentityAssociationError::generic(metadata);
+            EksError::from_sdk(OP, SdkError::service_error(error, raw))
+        };
+        const OP: &str = "CreatePodIdentityAssociation";
+        for code in [
+            "InvalidParameterException",
+            "InvalidRequestException",
+            "ResourceLimitExceededException",
+            "BadRequestException",
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "InvalidSignatureException",
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+            "IncompleteSignatureException",
+            "MissingAuthenticationToken",
+            "MissingAuthenticationTokenException",
+            "OptInRequired",
+        ] {
+            let error = from(400, code);
+            assert_eq!(error.kind, ErrorKind::Refused, "{code}");
+            assert!(error.changed_nothing(), "{code}");
+            assert_eq!(error.status, Some(400));
+        }
+        assert_eq!(
+            from(404, "ResourceNotFoundException").kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            from(409, "ResourceInUseException").kind,
+            ErrorKind::Conflict
+        );
+        // An expired token or request: an earlier attempt may have been in time.
+        for code in ["ExpiredTokenException", "RequestExpired", "ServerException"] {
+            let error = from(400, code);
+            assert_eq!(error.kind, ErrorKind::Other, "{code}");
+            assert!(!error.changed_nothing(), "{code}");
+        }
+        assert!(from(500, "ServerException").is_transient());
+    }
+
     #[test]
     fn the_environment_reaches_the_sdks_configuration() {
         // Credentials, the endpoint and the flags are proven end to end (tests/lifecycle.rs):
