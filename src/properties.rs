@@ -872,17 +872,82 @@ mod tests {
         assert!(errors[0].rule.len() < 400, "{}", errors[0].rule.len());
     }
 
+    /// What the schema says forces a replacement is what the association's placement is
+    /// made of, which decides replacement (`plan`): changing any other property leaves the
+    /// placement as it was.
     #[test]
     fn schema_says_what_forces_replacement() {
-        let replaced: Vec<&str> = SCHEMA
-            .iter()
-            .filter(|(_, u)| *u == Update::Replacement)
-            .map(|(p, _)| *p)
-            .collect();
-        assert_eq!(
-            replaced,
-            vec!["ClusterName", "Namespace", "ServiceAccount", "Region"]
+        let mut base = valid();
+        base.insert("DisableSessionTags".into(), json!("true"));
+        let read = |p: &Map<String, Value>| {
+            DesiredAssociation::from_properties(p, "us-east-1")
+                .unwrap_or_else(|e| panic!("{e}"))
+                .placement
+        };
+        let before = read(&base);
+        let changes = [
+            ("ClusterName", json!("staging")),
+            ("Namespace", json!("billing")),
+            ("ServiceAccount", json!("web")),
+            ("Region", json!("eu-west-1")),
+            ("RoleArn", json!("arn:aws:iam::111122223333:role/other")),
+            ("TargetRoleArn", json!("arn:aws:iam::444455556666:role/t")),
+            ("DisableSessionTags", json!("false")),
+            ("Policy", json!({"Version": "2012-10-17"})),
+            ("Tags", json!([{"Key": "team", "Value": "x"}])),
+        ];
+        assert_eq!(changes.len(), SCHEMA.len());
+        for ((name, update), (changed, value)) in SCHEMA.iter().zip(changes) {
+            assert_eq!(*name, changed);
+            let mut after = base.clone();
+            after.insert(changed.to_owned(), value);
+            if changed == "DisableSessionTags" {
+                after.remove("Policy");
+            }
+            let moved = read(&after) != before;
+            assert_eq!(moved, *update == Update::Replacement, "{name}");
+        }
+    }
+
+    /// Each limit takes a value at its edge and refuses one past it, naming the property.
+    #[test]
+    fn limits_are_checked_at_their_edges() {
+        let mut p = valid();
+        p.insert("DisableSessionTags".into(), json!("true"));
+        // `{"a":"…"}` as compact JSON: 8 characters around the value.
+        let policy = |len: usize| json!({ "a": "x".repeat(len - 8) });
+        p.insert("Policy".into(), policy(MAX_POLICY_LEN));
+        assert!(DesiredAssociation::from_properties(&p, "us-east-1").is_ok());
+        p.insert("Policy".into(), policy(MAX_POLICY_LEN + 1));
+        let refused = errors(p.clone());
+        assert_eq!(refused[0].property, "Policy");
+        assert!(
+            refused[0].rule.contains("at most 2048"),
+            "{}",
+            refused[0].rule
         );
+        p.remove("Policy");
+
+        let tag = |key: String| json!([{ "Key": key, "Value": "v" }]);
+        p.insert("Tags".into(), tag("k".repeat(128)));
+        assert!(DesiredAssociation::from_properties(&p, "us-east-1").is_ok());
+        p.insert("Tags".into(), tag("k".repeat(129)));
+        assert!(errors(p.clone())[0].rule.contains("1 to 128"));
+        p.insert(
+            "Tags".into(),
+            json!([{ "Key": "k", "Value": "v".repeat(256) }]),
+        );
+        assert!(DesiredAssociation::from_properties(&p, "us-east-1").is_ok());
+        p.insert(
+            "Tags".into(),
+            json!([{ "Key": "k", "Value": "v".repeat(257) }]),
+        );
+        assert_eq!(errors(p.clone())[0].property, "Tags");
+        // The ownership tags are the function's own.
+        for key in [OWNER_STACK_TAG, OWNER_LOGICAL_ID_TAG] {
+            p.insert("Tags".into(), tag(key.to_owned()));
+            assert_eq!(errors(p.clone())[0].property, "Tags", "{key}");
+        }
     }
 
     #[test]
