@@ -274,6 +274,20 @@ mod tests {
         let retained = later("arn:retained", 999);
         assert!(!made_by_unreported_replacement(&retained, &known, &owner()));
         assert!(!made_by_unreported_replacement(&known, &known, &owner()));
+        // Made in the same second: not surely after, so kept.
+        let same_second = later("arn:same-second", 1_000);
+        assert!(!made_by_unreported_replacement(
+            &same_second,
+            &known,
+            &owner()
+        ));
+        // The association CloudFormation knows is never taken, whatever its time says.
+        let known_again = later(&known.arn, 1_001);
+        assert!(!made_by_unreported_replacement(
+            &known_again,
+            &known,
+            &owner()
+        ));
         let foreign = Association {
             tags: BTreeMap::new(),
             ..made.clone()
