@@ -164,7 +164,11 @@ impl Handler {
             let waits_until = late::waits_until(signed, service_timeout);
             let (deadline, limit) =
                 deadline_for(request.service_timeout, waits_until, lambda_deadline);
-            let progress = if late::first_run(signed, SystemTime::now()) {
+            // Behind the provider framework no run is surely the first: the framework invokes
+            // the function again at once when its call of it fails in any way (a dropped
+            // connection included), so two runs of one event may overlap.
+            let first_run = mode == Mode::Direct && late::first_run(signed, SystemTime::now());
+            let progress = if first_run {
                 Progress::first_run()
             } else {
                 Progress::default()
