@@ -103,7 +103,8 @@ where
             let reason = match limit {
                 Limit::Lambda => format!(
                     "Timed out: EKS did not answer within the {}s the function had before its deadline. \
-                     Check the function's network route to EKS, or raise its timeout.",
+                     Check the function's network route to EKS, or raise its timeout (behind a CDK \
+                     Provider, to 14 minutes at most: the framework's own function has 15).",
                     total.as_secs()
                 ),
                 Limit::ServiceTimeout => format!(
