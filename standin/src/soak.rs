@@ -93,6 +93,10 @@ pub struct SoakReport {
     pub leftovers: usize,
     /// Function processes that exited while in use.
     pub crashed_instances: usize,
+    /// Invocations the function answered more than once (a result or error posted twice).
+    pub double_outcomes: usize,
+    /// Invocations answered after their deadline, which Lambda would have cut off first.
+    pub overran: usize,
     /// Log lines holding a response URL's signature (a leaked credential).
     pub leaked_urls: usize,
     /// Steps that answered FAILED, where SUCCESS was expected, because EKS
@@ -117,8 +121,18 @@ impl SoakReport {
             && self.duplicate_associations == 0
             && self.leftovers == 0
             && self.crashed_instances == 0
+            && self.double_outcomes == 0
+            && self.overran == 0
             && self.leaked_urls == 0
             && self.failures.is_empty()
+            && self.gave_up <= self.gave_up_allowed()
+    }
+
+    /// How many steps may give up under the injected faults: a tenth of the stacks. A
+    /// function that retries rides out a fault rate of a half with a few in a hundred
+    /// giving up; one that stopped retrying gives up on a third or more at a fifth.
+    pub fn gave_up_allowed(&self) -> usize {
+        (self.stacks / 10).max(1)
     }
 }
 
@@ -168,11 +182,17 @@ impl fmt::Display for SoakReport {
             "  instances    {} crashed; {} log lines with a response URL",
             self.crashed_instances, self.leaked_urls
         )?;
+        writeln!(
+            f,
+            "  invocations  {} answered twice; {} answered after their deadline",
+            self.double_outcomes, self.overran
+        )?;
         write!(
             f,
-            "  failures     {} (and {} steps that gave up under faults, then rolled back)",
+            "  failures     {} (and {} steps that gave up under faults, then rolled back; at most {})",
             self.failures.len(),
-            self.gave_up
+            self.gave_up,
+            self.gave_up_allowed()
         )?;
         // A few are enough to start from; the rest are usually alike.
         for failure in self.failures.iter().take(10) {
@@ -189,6 +209,9 @@ fn eks_faults() -> Vec<Fault> {
         Fault::status(500, "ServerException", "Internal failure"),
         Fault::status(503, "ServiceUnavailableException", "Service unavailable"),
         Fault::Reset,
+        // The call took effect and its answer was lost: the function cannot know, and must
+        // neither make a second association nor lose track of the first.
+        Fault::ResetAfterHandling,
         Fault::Delay(Duration::from_millis(50)),
         Fault::Delay(Duration::from_millis(300)),
     ]
@@ -267,7 +290,10 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
         report.gave_up += stack.gave_up;
         report.failures.extend(stack.failures);
     }
-    report.invocations = standin.invocations().len();
+    let invocations = standin.invocations();
+    report.invocations = invocations.len();
+    report.double_outcomes = invocations.iter().filter(|i| i.extra_outcomes > 0).count();
+    report.overran = invocations.iter().filter(|i| overran(i)).count();
     let faults = standin.injected_faults();
     report.faults_injected = faults.len();
     report.bucket_faults = faults.iter().filter(|f| f.request == "Bucket").count();
@@ -574,6 +600,19 @@ impl<'a> Stack<'a> {
     }
 }
 
+/// Whether `invocation` was answered after its deadline (or was never answered, though
+/// handed out long enough ago), which Lambda would have cut off first.
+fn overran(invocation: &crate::InvocationRecord) -> bool {
+    let Some(handed_out) = invocation.handed_out_at else {
+        return false;
+    };
+    let deadline = handed_out + invocation.invocation.timeout;
+    match invocation.completed_at {
+        Some(completed) => completed > deadline,
+        None => Instant::now() > deadline,
+    }
+}
+
 /// The template's properties. Each stack has its own namespace, so no two
 /// stacks ever want the same service account.
 fn properties(namespace: &str, service_account: &str, role: &str, tags: Value) -> Value {
@@ -607,7 +646,7 @@ fn expect(step: &str, status: &str, answer: Answer) -> Result<Answer, Stop> {
 fn names_a_fault(reason: &str) -> bool {
     eks_faults().iter().any(|fault| match fault {
         Fault::Status { error_type, .. } => reason.contains(error_type.as_str()),
-        Fault::Reset => reason.contains("Connection reset"),
+        Fault::Reset | Fault::ResetAfterHandling => reason.contains("Connection reset"),
         _ => false,
     })
 }
@@ -657,6 +696,81 @@ mod tests {
         stack.track("Delete", &answer("SUCCESS", "invented-id"), &props);
         stack.track("Delete", &answer("SUCCESS", &arn), &props);
         assert!(stack.live.is_empty());
+    }
+
+    #[test]
+    fn a_soak_is_clean_only_if_every_promise_held() {
+        let clean = SoakReport {
+            stacks: 100,
+            gave_up: 10,
+            ..SoakReport::default()
+        };
+        assert!(clean.is_clean());
+        let broken = [
+            SoakReport {
+                lost: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                duplicate_responses: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                duplicate_associations: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                leftovers: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                crashed_instances: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                double_outcomes: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                overran: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                leaked_urls: 1,
+                ..clean.clone()
+            },
+            SoakReport {
+                failures: vec!["x".into()],
+                ..clean.clone()
+            },
+            // A function that stopped retrying gives up on many stacks.
+            SoakReport {
+                gave_up: 11,
+                ..clean.clone()
+            },
+        ];
+        for report in broken {
+            assert!(!report.is_clean(), "{report:?}");
+        }
+    }
+
+    #[test]
+    fn an_invocation_answered_after_its_deadline_overran() {
+        let now = Instant::now();
+        let record = |completed_after: Option<u64>| crate::InvocationRecord {
+            request_id: "r".into(),
+            invocation: crate::Invocation::new(json!({}), Duration::from_secs(30)),
+            queued_at: now,
+            handed_out_at: Some(now),
+            deadline_ms: None,
+            outcome: None,
+            completed_at: completed_after.map(|s| now + Duration::from_secs(s)),
+            extra_outcomes: 0,
+        };
+        assert!(!overran(&record(Some(29))));
+        assert!(overran(&record(Some(31))));
+        // Not answered, and its deadline not yet come.
+        assert!(!overran(&record(None)));
     }
 
     #[test]
