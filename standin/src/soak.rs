@@ -36,6 +36,8 @@ const FAILED: &str = "FAILED";
 
 /// The tag by which the function marks the stack that owns an association.
 const STACK_TAG: &str = "cfn-eks-pod-identity/stack-id";
+/// The other ownership tag: the stack resource's logical id.
+const LOGICAL_ID_TAG: &str = "cfn-eks-pod-identity/logical-id";
 
 /// The events of one stack's full lifecycle: Create, Update in place, Update
 /// with replacement and the Delete of the replaced association, a failed
@@ -572,11 +574,23 @@ impl<'a> Stack<'a> {
 
     /// The stack must own exactly the associations CloudFormation knows of.
     fn check(&mut self, step: &str) -> Result<(), String> {
-        let owned: Vec<String> = self
+        let associations: Vec<crate::Association> = self
             .standin
             .associations()
             .into_iter()
             .filter(|a| a.tags.get(STACK_TAG) == Some(&self.stack_id))
+            .collect();
+        // Each association CloudFormation knows holds what its last successful event asked.
+        for (id, properties) in &self.live {
+            let Some(association) = associations.iter().find(|a| a.association_arn == *id) else {
+                continue;
+            };
+            if let Some(difference) = differs(association, properties) {
+                return Err(format!("after {step}: {id} {difference}"));
+            }
+        }
+        let owned: Vec<String> = associations
+            .into_iter()
             .map(|a| a.association_arn)
             .collect();
         let strays: Vec<&String> = owned
@@ -597,6 +611,45 @@ impl<'a> Stack<'a> {
         );
         self.outcome.strays.extend(strays.into_iter().cloned());
         Err(problem)
+    }
+}
+
+/// How `association` differs from what `properties` ask of it, if it does: its place, its
+/// role, or its tags (the user's, exactly, and both ownership tags).
+fn differs(association: &crate::Association, properties: &Value) -> Option<String> {
+    let want = |name: &str| properties[name].as_str().unwrap_or_default();
+    let mut tags: std::collections::BTreeMap<String, String> = properties["Tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|tag| {
+            let text = |name: &str| tag[name].as_str().unwrap_or_default().to_owned();
+            (text("Key"), text("Value"))
+        })
+        .collect();
+    for owner_tag in [STACK_TAG, LOGICAL_ID_TAG] {
+        match association.tags.get(owner_tag) {
+            Some(value) => tags.insert(owner_tag.to_owned(), value.clone()),
+            None => return Some(format!("lacks the ownership tag {owner_tag}")),
+        };
+    }
+    if association.namespace != want("Namespace")
+        || association.service_account != want("ServiceAccount")
+    {
+        Some(format!(
+            "is at {}/{}, not where its properties place it",
+            association.namespace, association.service_account
+        ))
+    } else if association.role_arn != want("RoleArn") {
+        Some(format!(
+            "has the role {}, not {}",
+            association.role_arn,
+            want("RoleArn")
+        ))
+    } else if association.tags != tags {
+        Some(format!("has the tags {:?}, not {tags:?}", association.tags))
+    } else {
+        None
     }
 }
 
@@ -677,17 +730,32 @@ mod tests {
         let standin = Standin::start().await.unwrap();
         let ids = IdGen::new();
         let mut stack = Stack::new(&standin, &ids, 0);
-        let props = json!({"RoleArn": "r"});
+        let props = json!({"Namespace": "stack-0", "ServiceAccount": "api", "RoleArn": "r"});
         assert!(stack.check("nothing yet").is_ok());
 
         let mut spec = AssociationSpec::new("us-east-1", "soak", "stack-0", "api", "r");
         spec.tags.insert(STACK_TAG.into(), stack.stack_id.clone());
+        spec.tags
+            .insert(LOGICAL_ID_TAG.into(), "PodIdentity".into());
         let arn = standin.insert_association(spec).unwrap().association_arn;
         assert!(stack.check("a stray").is_err());
         assert_eq!(stack.outcome.strays.len(), 1);
 
         stack.track("Create", &answer("SUCCESS", &arn), &props);
         assert!(stack.check("its Create").is_ok());
+        // What it holds is checked against what its last successful event asked.
+        let other_role = json!({"Namespace": "stack-0", "ServiceAccount": "api", "RoleArn": "w"});
+        stack.track("Update", &answer("SUCCESS", &arn), &other_role);
+        let wrong = stack.check("an update that changed nothing");
+        assert!(wrong.is_err_and(|e| e.contains("has the role r")));
+        let tagged = json!({"Namespace": "stack-0", "ServiceAccount": "api", "RoleArn": "r",
+            "Tags": [{"Key": "team", "Value": "a"}]});
+        stack.track("Update", &answer("SUCCESS", &arn), &tagged);
+        assert!(stack
+            .check("a tag not made")
+            .is_err_and(|e| e.contains("tags")));
+        stack.track("Update", &answer("SUCCESS", &arn), &props);
+        assert!(stack.check("as asked").is_ok());
         // A failed event's new id still gets a Delete; a failed Delete keeps the id.
         stack.track("Update", &answer("FAILED", "invented-id"), &props);
         stack.track("Delete", &answer("FAILED", &arn), &props);
