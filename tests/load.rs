@@ -31,6 +31,8 @@ async fn many_instances_under_random_faults_answer_once_and_leave_nothing() {
     assert_eq!(report.leftovers, 0, "{report}");
     assert!(report.faults_injected > 0, "{report}");
     assert!(report.invocations >= report.events, "{report}");
+    // Stack 3's Create meets an S3 outage that outlasts its invocation: Lambda runs it again.
+    assert!(report.redeliveries >= 1, "{report}");
     assert!(report.failures.is_empty(), "{report}");
     assert!(report.is_clean(), "{report}");
 }

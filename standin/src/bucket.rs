@@ -165,6 +165,8 @@ pub struct BucketState {
     objects: Mutex<HashMap<String, Vec<ReceivedPut>>>,
     rejected: Mutex<Vec<RejectedPut>>,
     arrived: Notify,
+    /// Keys whose uploads are refused until the given time.
+    refusing: Mutex<HashMap<String, Instant>>,
 }
 
 impl BucketState {
@@ -187,6 +189,18 @@ impl BucketState {
         })
         .await
         .unwrap_or_else(|| self.responses(key))
+    }
+
+    /// Refuses uploads to `key` with 503 SlowDown until `until`, as S3 in an outage would:
+    /// long enough, and the function's invocation ends undelivered, for Lambda to run again.
+    pub fn refuse_until(&self, key: &str, until: Instant) {
+        lock(&self.refusing).insert(key.to_owned(), until);
+    }
+
+    fn refusing(&self, key: &str) -> bool {
+        lock(&self.refusing)
+            .get(key)
+            .is_some_and(|until| Instant::now() < *until)
     }
 
     fn accept(&self, key: String, put: ReceivedPut) {
@@ -302,6 +316,11 @@ async fn upload(
         Ok(key) => key,
         Err(error) => return error.into_response(),
     };
+    if shared.bucket.refusing(&key) {
+        let error = S3Error::new(503, "SlowDown", "Please reduce your request rate.");
+        shared.bucket.reject(key, &error);
+        return error.into_response();
+    }
     let verdict = gate::admit(&shared, Request::Bucket, conn.as_ref()).await;
     let reset_after = matches!(verdict, Verdict::ProceedThenReset);
     let checked = match verdict {

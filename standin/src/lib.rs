@@ -331,6 +331,11 @@ impl Standin {
         bucket::presigned_url_signed_at(&self.bucket_url(), key, at)
     }
 
+    /// Refuses uploads to `key` with 503 SlowDown until `until`.
+    pub fn refuse_uploads_until(&self, key: &str, until: std::time::Instant) {
+        self.shared().bucket.refuse_until(key, until);
+    }
+
     /// Uploads the bucket accepted for `key`, oldest first.
     pub fn responses(&self, key: &str) -> Vec<ReceivedPut> {
         self.shared().bucket.responses(key)

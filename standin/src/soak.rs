@@ -30,6 +30,20 @@ const OUTCOME_SLACK: Duration = Duration::from_secs(30);
 /// Lambda retries an asynchronous invocation that failed up to twice more.
 const LAMBDA_RETRIES: usize = 2;
 
+/// One stack in this many meets an S3 outage at its Create that outlasts the invocation,
+/// so that Lambda runs the event again: the redelivery path, at scale.
+const OUTAGE_EVERY: usize = 25;
+
+/// The time limit of the invocation that meets that outage (and how long it lasts): short,
+/// so that the soak need not wait out [`INVOKE_TIMEOUT`] for each.
+const OUTAGE_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// How long before its first delivery the outage stacks' Create was sent, by its URL's
+/// signature: a Lambda retry comes a minute or more after the first run, and this makes
+/// the function treat every run of the event as possibly not its first, as it would the
+/// retry, without the soak waiting that minute.
+const OUTAGE_SENT_AGO: Duration = Duration::from_secs(55);
+
 /// The statuses of a response.
 const OK: &str = "SUCCESS";
 const FAILED: &str = "FAILED";
@@ -510,10 +524,24 @@ impl<'a> Stack<'a> {
     ) -> Result<Answer, String> {
         let request_id = self.ids.uuid();
         let key = format!("soak/{}/{request_id}", self.n);
+        let outage = request_type == "Create" && self.n % OUTAGE_EVERY == 3;
+        let url = if outage {
+            self.standin
+                .response_url_signed_at(&key, std::time::SystemTime::now() - OUTAGE_SENT_AGO)
+        } else {
+            self.standin.response_url(&key)
+        };
+        let timeout = if outage {
+            self.standin
+                .refuse_uploads_until(&key, Instant::now() + OUTAGE_TIMEOUT);
+            OUTAGE_TIMEOUT
+        } else {
+            INVOKE_TIMEOUT
+        };
         let mut event = json!({
             "RequestType": request_type,
             "ServiceToken": FUNCTION_ARN,
-            "ResponseURL": self.standin.response_url(&key),
+            "ResponseURL": url,
             "StackId": self.stack_id,
             "RequestId": request_id,
             "ResourceType": "Custom::EksPodIdentityAssociation",
@@ -529,10 +557,10 @@ impl<'a> Stack<'a> {
         self.outcome.keys.push(key.clone());
         for attempt in 0..=LAMBDA_RETRIES {
             self.outcome.redeliveries += usize::from(attempt > 0);
-            let invocation = self.standin.invoke(event.clone(), INVOKE_TIMEOUT);
+            let invocation = self.standin.invoke(event.clone(), timeout);
             let outcome = self
                 .standin
-                .wait_for_outcome(&invocation, INVOKE_TIMEOUT + OUTCOME_SLACK)
+                .wait_for_outcome(&invocation, timeout + OUTCOME_SLACK)
                 .await;
             // An error or a timeout is what makes Lambda invoke again.
             if matches!(outcome, Some(Outcome::Response(_))) {
