@@ -113,7 +113,8 @@ pub struct SoakReport {
     pub double_outcomes: usize,
     /// Invocations answered after their deadline, which Lambda would have cut off first.
     pub overran: usize,
-    /// Log lines holding a response URL's signature (a leaked credential).
+    /// Log lines, response bodies and invocation errors holding a response URL's signature
+    /// (a leaked credential).
     pub leaked_urls: usize,
     /// Steps that answered FAILED, where SUCCESS was expected, because EKS
     /// kept failing with the injected faults through every retry. Their stacks
@@ -195,7 +196,7 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "  instances    {} crashed; {} log lines with a response URL",
+            "  instances    {} crashed; {} log lines, answers or errors with a response URL",
             self.crashed_instances, self.leaked_urls
         )?;
         writeln!(
@@ -265,12 +266,19 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
         .map_err(|e| format!("cannot start the stand-in: {e}"))?;
     let log = options.log.as_deref().map(open_log).transpose()?;
     let mut functions = Vec::with_capacity(options.instances);
-    for _ in 0..options.instances {
+    for instance in 0..options.instances {
         let logs = match &log {
             Some(file) => Logs::File(file.try_clone().map_err(|e| e.to_string())?),
             None => Logs::Discard,
         };
-        let function = Function::spawn(&options.lambda, standin.function_env(), logs)
+        let mut env = standin.function_env();
+        // One in ten log all they may (DEBUG, the SDK's and the HTTP stack's too), in Lambda's
+        // JSON format, so that the leak check reads what those would write as well.
+        if instance % 10 == 1 {
+            env.push(("RUST_LOG".into(), "debug".into()));
+            env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+        }
+        let function = Function::spawn(&options.lambda, env, logs)
             .map_err(|e| format!("cannot start {}: {e}", options.lambda.display()))?;
         functions.push(function);
     }
@@ -278,6 +286,8 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
     standin.inject_random(FaultTarget::Bucket, options.fault_rate, bucket_faults());
 
     let stacks = drive(&standin, options.instances, options.stacks).await?;
+    // EKS calls still held by an injected delay land before anything is counted.
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     let crashed_instances = functions
         .iter_mut()
@@ -295,7 +305,13 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
     };
     for stack in stacks {
         for key in &stack.keys {
-            let answers = standin.responses(key).len();
+            let answers = standin.responses(key);
+            // A Reason is read by anyone who can see the stack's events.
+            report.leaked_urls += answers
+                .iter()
+                .filter(|put| String::from_utf8_lossy(&put.body).contains(SIGNATURE))
+                .count();
+            let answers = answers.len();
             report.events += 1;
             report.responses += answers;
             report.lost += usize::from(answers == 0);
@@ -310,6 +326,13 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
     report.invocations = invocations.len();
     report.double_outcomes = invocations.iter().filter(|i| i.extra_outcomes > 0).count();
     report.overran = invocations.iter().filter(|i| overran(i)).count();
+    report.leaked_urls += invocations
+        .iter()
+        .filter(|i| match &i.outcome {
+            Some(Outcome::Error { message, .. }) => message.contains(SIGNATURE),
+            _ => false,
+        })
+        .count();
     let faults = standin.injected_faults();
     report.faults_injected = faults.len();
     report.bucket_faults = faults.iter().filter(|f| f.request == "Bucket").count();
