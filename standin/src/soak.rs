@@ -44,6 +44,14 @@ const OUTAGE_TIMEOUT: Duration = Duration::from_secs(6);
 /// retry, without the soak waiting that minute.
 const OUTAGE_SENT_AGO: Duration = Duration::from_secs(55);
 
+/// One stack in this many is used behind the CDK provider framework, whose function invokes
+/// this one and turns its result, or its error, into the answer.
+const PROVIDER_EVERY: usize = 10;
+
+/// The provider framework's function, the ServiceToken its events carry.
+const FRAMEWORK_ARN: &str =
+    "arn:aws:lambda:us-east-1:111122223333:function:soak-ProviderframeworkonEvent-AbC123";
+
 /// The statuses of a response.
 const OK: &str = "SUCCESS";
 const FAILED: &str = "FAILED";
@@ -304,6 +312,13 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
         ..SoakReport::default()
     };
     for stack in stacks {
+        // Behind the framework the result is the answer, and a PUT would be a second one.
+        for key in &stack.provider_keys {
+            let puts = standin.responses(key).len();
+            report.events += 1;
+            report.responses += 1;
+            report.duplicate_responses += usize::from(puts > 0);
+        }
         for key in &stack.keys {
             let answers = standin.responses(key);
             // A Reason is read by anyone who can see the stack's events.
@@ -388,8 +403,11 @@ async fn drive(
 /// What one stack's lifecycle leaves for the report.
 #[derive(Debug, Default)]
 struct StackOutcome {
-    /// The response key of each event sent.
+    /// The response key of each event sent directly (answered by a PUT there).
     keys: Vec<String>,
+    /// The response key of each event sent through the provider framework (answered by
+    /// the invocation's result, with no PUT).
+    provider_keys: Vec<String>,
     redeliveries: usize,
     /// Associations owned by the stack that it should not have had.
     strays: HashSet<String>,
@@ -577,7 +595,15 @@ impl<'a> Stack<'a> {
         if let Some(id) = physical_id {
             event["PhysicalResourceId"] = json!(id);
         }
-        self.outcome.keys.push(key.clone());
+        let provider = self.n % PROVIDER_EVERY == 5;
+        if provider {
+            event["ServiceToken"] = json!(FRAMEWORK_ARN);
+            event["ResourceProperties"]["ServiceToken"] = json!(FRAMEWORK_ARN);
+            self.outcome.provider_keys.push(key.clone());
+        } else {
+            self.outcome.keys.push(key.clone());
+        }
+        let mut last = None;
         for attempt in 0..=LAMBDA_RETRIES {
             self.outcome.redeliveries += usize::from(attempt > 0);
             let invocation = self.standin.invoke(event.clone(), timeout);
@@ -585,10 +611,39 @@ impl<'a> Stack<'a> {
                 .standin
                 .wait_for_outcome(&invocation, timeout + OUTCOME_SLACK)
                 .await;
-            // An error or a timeout is what makes Lambda invoke again.
-            if matches!(outcome, Some(Outcome::Response(_))) {
+            // An error or a timeout is what makes Lambda invoke again; behind the framework,
+            // an error is the answer (FAILED), and only no outcome at all is invoked again.
+            let answered = match &outcome {
+                Some(Outcome::Response(_)) => true,
+                Some(_) => provider,
+                None => false,
+            };
+            last = outcome;
+            if answered {
                 break;
             }
+        }
+        if provider {
+            let answer = match last {
+                Some(Outcome::Response(result)) => Answer {
+                    status: OK.into(),
+                    physical_id: result["PhysicalResourceId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    reason: String::new(),
+                },
+                // The framework keeps the event's id for a failed Update or Delete, and
+                // answers a failed Create's rollback Delete itself.
+                Some(Outcome::Error { message, .. }) => Answer {
+                    status: FAILED.into(),
+                    physical_id: physical_id.unwrap_or_default().to_owned(),
+                    reason: message,
+                },
+                _ => return Err(format!("{request_type} {request_id}: no result")),
+            };
+            self.track(request_type, &answer, properties);
+            return Ok(answer);
         }
         let body = self
             .standin
