@@ -104,12 +104,17 @@ pub struct SoakReport {
     /// EKS calls that failed transiently (throttled, 5xx or reset), so the
     /// function had to retry them.
     pub eks_retries: usize,
-    /// Responses that reached the bucket.
+    /// Events answered: a response reached the bucket (or, behind the provider framework, the
+    /// invocation returned its result or error).
     pub responses: usize,
     /// Events that never got a response.
     pub lost: usize,
-    /// Events that got more than one response.
+    /// Events that got more than one answer: a PUT that differs from the first (a repeat of
+    /// the same, after S3 stored it and the answer was lost, is one answer), or behind the
+    /// provider framework, any PUT.
     pub duplicate_responses: usize,
+    /// Events whose answer was PUT again, the same, after S3 stored it and the reply was lost.
+    pub repeated_answers: usize,
     /// Associations a stack owned at a checkpoint that it should not have had
     /// (a second one where it expects one, or one it was never told of).
     pub duplicate_associations: usize,
@@ -194,8 +199,8 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "  responses    {}: {} events lost, {} answered more than once",
-            self.responses, self.lost, self.duplicate_responses
+            "  responses    {}: {} events lost, {} answered more than once ({} PUT again, the same, after a lost reply)",
+            self.responses, self.lost, self.duplicate_responses, self.repeated_answers
         )?;
         writeln!(
             f,
@@ -247,6 +252,8 @@ fn bucket_faults() -> Vec<Fault> {
         Fault::status(500, "InternalError", "We encountered an internal error."),
         Fault::status(503, "SlowDown", "Please reduce your request rate."),
         Fault::Reset,
+        // Stored, and the answer lost: the function PUTs the same answer again.
+        Fault::ResetAfterHandling,
         Fault::Delay(Duration::from_millis(50)),
         Fault::Delay(Duration::from_millis(300)),
     ]
@@ -326,11 +333,15 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
                 .iter()
                 .filter(|put| String::from_utf8_lossy(&put.body).contains(SIGNATURE))
                 .count();
+            // A PUT whose answer was lost is sent again, the same: S3 keeps one object, and
+            // CloudFormation reads one answer. Another answer is a second response.
+            let differ = answers.iter().any(|put| put.body != answers[0].body);
             let answers = answers.len();
             report.events += 1;
-            report.responses += answers;
+            report.responses += usize::from(answers > 0);
             report.lost += usize::from(answers == 0);
-            report.duplicate_responses += usize::from(answers > 1);
+            report.duplicate_responses += usize::from(differ);
+            report.repeated_answers += usize::from(answers > 1 && !differ);
         }
         report.redeliveries += stack.redeliveries;
         report.duplicate_associations += stack.strays.len();
