@@ -164,11 +164,11 @@ impl Handler {
             let waits_until = late::waits_until(signed, service_timeout);
             let (deadline, limit) =
                 deadline_for(request.service_timeout, waits_until, lambda_deadline);
-            // Behind the provider framework no run is surely the first: the framework invokes
-            // the function again at once when its call of it fails in any way (a dropped
-            // connection included), so two runs of one event may overlap.
-            let first_run = mode == Mode::Direct && late::first_run(signed, SystemTime::now());
-            let progress = if first_run {
+            // Behind the provider framework too, by the same signature, though the framework
+            // invokes the function again at once when its call of it fails in any way, so two
+            // runs of one event may overlap. Taking neither for the first would make the one
+            // that fails remove what the other reported (README, Provider mode).
+            let progress = if late::first_run(signed, SystemTime::now()) {
                 Progress::first_run()
             } else {
                 Progress::default()

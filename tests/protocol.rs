@@ -173,33 +173,6 @@ async fn behind_the_provider_framework_the_result_is_returned_not_put() {
     );
 }
 
-/// The provider framework invokes the function again at once when its call of it fails in
-/// any way, a dropped connection included, so a run may follow, or overlap, one that made
-/// the association. A Create that then makes nothing must remove what this resource owns at
-/// the service account before it answers: the framework answers a failed Create's rollback
-/// Delete itself, without calling the function.
-#[tokio::test]
-async fn behind_the_framework_a_create_that_made_nothing_removes_what_an_earlier_run_made() {
-    let h = Harness::start().await;
-    let event = via_framework(h.event("Create", properties(), None));
-    // The first run made the association; the framework never got its answer.
-    let Outcome::Response(_) = h.invoke(&event, Duration::from_secs(30)).await else {
-        panic!("the first run succeeds; logs:\n{}", h.logs());
-    };
-    assert_eq!(h.standin.associations().len(), 1);
-    // The framework's second call: EKS refuses every Create now.
-    h.standin.inject(
-        FaultTarget::eks("CreatePodIdentityAssociation"),
-        Fault::status(403, "AccessDeniedException", "not now"),
-        100,
-    );
-    let Outcome::Error { message, .. } = h.invoke(&event, Duration::from_secs(30)).await else {
-        panic!("a refused Create is an error; logs:\n{}", h.logs());
-    };
-    assert!(message.contains("AccessDeniedException"), "{message}");
-    assert!(h.standin.associations().is_empty(), "{}", h.logs());
-}
-
 #[tokio::test]
 async fn response_mode_can_be_forced() {
     let h = Harness::start_with(&[("CFN_RESPONSE_MODE", "direct")]).await;
