@@ -124,8 +124,12 @@ pub struct SoakReport {
     pub crashed_instances: usize,
     /// Invocations the function answered more than once (a result or error posted twice).
     pub double_outcomes: usize,
-    /// Invocations answered after their deadline, which Lambda would have cut off first.
+    /// Invocations that answered after their deadline (a response PUT, or a result), which
+    /// Lambda would have cut off first: the answer lost, or the event run again.
     pub overran: usize,
+    /// Invocations that failed after their answer was stored: Lambda runs the event again,
+    /// EKS calls and all, though CloudFormation has its answer.
+    pub answered_then_failed: usize,
     /// Log lines, response bodies and invocation errors holding a response URL's signature
     /// (a leaked credential).
     pub leaked_urls: usize,
@@ -153,6 +157,7 @@ impl SoakReport {
             && self.crashed_instances == 0
             && self.double_outcomes == 0
             && self.overran == 0
+            && self.answered_then_failed == 0
             && self.leaked_urls == 0
             && self.failures.is_empty()
             && self.gave_up <= self.gave_up_allowed()
@@ -214,8 +219,8 @@ impl fmt::Display for SoakReport {
         )?;
         writeln!(
             f,
-            "  invocations  {} answered twice; {} answered after their deadline",
-            self.double_outcomes, self.overran
+            "  invocations  {} answered twice; {} answered after their deadline; {} failed after answering",
+            self.double_outcomes, self.overran, self.answered_then_failed
         )?;
         write!(
             f,
@@ -318,6 +323,10 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
         crashed_instances,
         ..SoakReport::default()
     };
+    let stacks_invocations: Vec<(String, String)> = stacks
+        .iter()
+        .flat_map(|stack| stack.invocations.iter().cloned())
+        .collect();
     for stack in stacks {
         // Behind the framework the result is the answer, and a PUT would be a second one.
         for key in &stack.provider_keys {
@@ -351,7 +360,19 @@ pub async fn run(options: &SoakOptions) -> Result<SoakReport, String> {
     let invocations = standin.invocations();
     report.invocations = invocations.len();
     report.double_outcomes = invocations.iter().filter(|i| i.extra_outcomes > 0).count();
-    report.overran = invocations.iter().filter(|i| overran(i)).count();
+    let keys: std::collections::HashMap<&str, &str> = stacks_invocations
+        .iter()
+        .map(|(id, key)| (id.as_str(), key.as_str()))
+        .collect();
+    for invocation in &invocations {
+        let puts = keys
+            .get(invocation.request_id.as_str())
+            .map(|key| standin.responses(key))
+            .unwrap_or_default();
+        let verdict = judge(invocation, &puts);
+        report.overran += usize::from(verdict.overran);
+        report.answered_then_failed += usize::from(verdict.answered_then_failed);
+    }
     report.leaked_urls += invocations
         .iter()
         .filter(|i| match &i.outcome {
@@ -419,6 +440,8 @@ struct StackOutcome {
     /// The response key of each event sent through the provider framework (answered by
     /// the invocation's result, with no PUT).
     provider_keys: Vec<String>,
+    /// Each invocation made, by its request id, with its event's response key.
+    invocations: Vec<(String, String)>,
     redeliveries: usize,
     /// Associations owned by the stack that it should not have had.
     strays: HashSet<String>,
@@ -583,13 +606,13 @@ impl<'a> Stack<'a> {
         } else {
             self.standin.response_url(&key)
         };
-        let timeout = if outage {
-            self.standin
-                .refuse_uploads_until(&key, Instant::now() + OUTAGE_TIMEOUT);
-            OUTAGE_TIMEOUT
-        } else {
-            INVOKE_TIMEOUT
-        };
+        // The outage outlasts the first invocation (a second more than its limit, counted
+        // from before it is handed out), so that it stores no answer; a redelivery has the
+        // usual limit, as Lambda's retry would.
+        if outage {
+            let until = Instant::now() + OUTAGE_TIMEOUT + Duration::from_secs(1);
+            self.standin.refuse_uploads_until(&key, until);
+        }
         let mut event = json!({
             "RequestType": request_type,
             "ServiceToken": FUNCTION_ARN,
@@ -617,7 +640,15 @@ impl<'a> Stack<'a> {
         let mut last = None;
         for attempt in 0..=LAMBDA_RETRIES {
             self.outcome.redeliveries += usize::from(attempt > 0);
+            let timeout = if outage && attempt == 0 {
+                OUTAGE_TIMEOUT
+            } else {
+                INVOKE_TIMEOUT
+            };
             let invocation = self.standin.invoke(event.clone(), timeout);
+            self.outcome
+                .invocations
+                .push((invocation.clone(), key.clone()));
             let outcome = self
                 .standin
                 .wait_for_outcome(&invocation, timeout + OUTCOME_SLACK)
@@ -770,16 +801,35 @@ fn differs(association: &crate::Association, properties: &Value) -> Option<Strin
     }
 }
 
-/// Whether `invocation` was answered after its deadline (or was never answered, though
-/// handed out long enough ago), which Lambda would have cut off first.
-fn overran(invocation: &crate::InvocationRecord) -> bool {
+/// What one invocation did wrong, if anything.
+#[derive(Debug, Default, PartialEq)]
+struct Verdict {
+    /// It answered after its deadline: a response PUT, or a result, that Lambda would have
+    /// cut off (an error posted late only fails the invocation, which it meant to).
+    overran: bool,
+    /// It posted an error after its answer was stored.
+    answered_then_failed: bool,
+}
+
+/// Judges `invocation` by its outcome and `puts`, the responses stored for its event (those
+/// between its hand-out and its outcome are its own).
+fn judge(invocation: &crate::InvocationRecord, puts: &[crate::ReceivedPut]) -> Verdict {
     let Some(handed_out) = invocation.handed_out_at else {
-        return false;
+        return Verdict::default();
     };
     let deadline = handed_out + invocation.invocation.timeout;
-    match invocation.completed_at {
-        Some(completed) => completed > deadline,
-        None => Instant::now() > deadline,
+    let ended = invocation.completed_at.unwrap_or_else(Instant::now);
+    let own: Vec<Instant> = puts
+        .iter()
+        .map(|put| put.received_at)
+        .filter(|at| (handed_out..=ended).contains(at))
+        .collect();
+    let late_result = matches!(invocation.outcome, Some(Outcome::Response(_))) && ended > deadline;
+    let never_ended = invocation.completed_at.is_none() && ended > deadline;
+    Verdict {
+        overran: late_result || never_ended || own.iter().any(|at| *at > deadline),
+        answered_then_failed: matches!(invocation.outcome, Some(Outcome::Error { .. }))
+            && !own.is_empty(),
     }
 }
 
@@ -921,6 +971,10 @@ mod tests {
                 ..clean.clone()
             },
             SoakReport {
+                answered_then_failed: 1,
+                ..clean.clone()
+            },
+            SoakReport {
                 leaked_urls: 1,
                 ..clean.clone()
             },
@@ -940,22 +994,51 @@ mod tests {
     }
 
     #[test]
-    fn an_invocation_answered_after_its_deadline_overran() {
+    fn an_invocation_is_judged_by_when_it_answered_and_how_it_ended() {
         let now = Instant::now();
-        let record = |completed_after: Option<u64>| crate::InvocationRecord {
+        let at = |secs: u64| now + Duration::from_secs(secs);
+        let record = |completed: Option<u64>, outcome: Option<Outcome>| crate::InvocationRecord {
             request_id: "r".into(),
             invocation: crate::Invocation::new(json!({}), Duration::from_secs(30)),
             queued_at: now,
             handed_out_at: Some(now),
             deadline_ms: None,
-            outcome: None,
-            completed_at: completed_after.map(|s| now + Duration::from_secs(s)),
+            outcome,
+            completed_at: completed.map(at),
             extra_outcomes: 0,
         };
-        assert!(!overran(&record(Some(29))));
-        assert!(overran(&record(Some(31))));
-        // Not answered, and its deadline not yet come.
-        assert!(!overran(&record(None)));
+        let put = |secs: u64| crate::ReceivedPut {
+            body: Vec::new(),
+            content_type: None,
+            content_length: None,
+            headers: Vec::new(),
+            received_at: at(secs),
+        };
+        let result = || Some(Outcome::Response(json!(null)));
+        let error = || {
+            Some(Outcome::Error {
+                error_type: "e".into(),
+                message: "m".into(),
+            })
+        };
+        let fine = Verdict::default();
+        assert_eq!(judge(&record(Some(29), result()), &[put(28)]), fine);
+        // Its answer, or its result, after the deadline.
+        assert!(judge(&record(Some(32), result()), &[put(31)]).overran);
+        assert!(judge(&record(Some(31), result()), &[]).overran);
+        // An error posted late only fails the invocation, as it meant to.
+        assert_eq!(judge(&record(Some(31), error()), &[]), fine);
+        // An error after its answer was stored: Lambda runs the event again.
+        assert!(judge(&record(Some(20), error()), &[put(10)]).answered_then_failed);
+        // Another invocation's answer, stored before this one began, is not its own.
+        let later = crate::InvocationRecord {
+            handed_out_at: Some(at(40)),
+            completed_at: Some(at(45)),
+            ..record(None, error())
+        };
+        assert_eq!(judge(&later, &[put(10)]), fine);
+        // Not answered, its deadline not yet come.
+        assert_eq!(judge(&record(None, None), &[]), fine);
     }
 
     #[test]
