@@ -16,7 +16,7 @@ async fn many_instances_under_random_faults_answer_once_and_leave_nothing() {
     };
     let report = soak::run(&options).await.expect("the soak runs");
     println!("{report}");
-    // A step that ran out of EKS retries (about one EKS call in 24,000 at this rate) answers
+    // A step that ran out of EKS retries (about one EKS call in 17,000 at this rate) answers
     // FAILED, and its stack rolls back early, with fewer events; every other stack runs them all.
     // More than one such step in a dozen stacks means the function no longer retries what EKS
     // answers under load (a FAILED that names the fault counts as giving up, not as a failure).
