@@ -589,7 +589,9 @@ impl<'a> Stack<'a> {
     /// Sends one event as CloudFormation would, through Lambda's asynchronous
     /// invoke: a failed invocation is retried with the very same event. The
     /// answer is the first response in the bucket; CloudFormation ignores any
-    /// later one (which the report counts).
+    /// later one (which the report counts). Behind the provider framework (one
+    /// stack in [`PROVIDER_EVERY`]) the answer is the invocation's result or
+    /// error; an outage stack's Create (one in [`OUTAGE_EVERY`]) is redelivered.
     async fn send(
         &mut self,
         request_type: &str,
@@ -665,40 +667,12 @@ impl<'a> Stack<'a> {
                 break;
             }
         }
-        if provider {
-            let answer = match last {
-                Some(Outcome::Response(result)) => Answer {
-                    status: OK.into(),
-                    physical_id: result["PhysicalResourceId"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    reason: String::new(),
-                },
-                // The framework keeps the event's id for a failed Update or Delete, and
-                // answers a failed Create's rollback Delete itself.
-                Some(Outcome::Error { message, .. }) => Answer {
-                    status: FAILED.into(),
-                    physical_id: physical_id.unwrap_or_default().to_owned(),
-                    reason: message,
-                },
-                _ => return Err(format!("{request_type} {request_id}: no result")),
-            };
-            self.track(request_type, &answer, properties);
-            return Ok(answer);
-        }
-        let body = self
-            .standin
-            .responses(&key)
-            .first()
-            .map(|put| put.json().unwrap_or(Value::Null))
-            .ok_or_else(|| format!("{request_type} {request_id}: no response"))?;
-        let field = |name: &str| body[name].as_str().unwrap_or_default().to_string();
-        let answer = Answer {
-            status: field("Status"),
-            physical_id: field("PhysicalResourceId"),
-            reason: field("Reason"),
+        let answer = if provider {
+            framework_answer(last, physical_id)
+        } else {
+            self.standin.responses(&key).first().map(stored_answer)
         };
+        let answer = answer.ok_or_else(|| format!("{request_type} {request_id}: no answer"))?;
         self.track(request_type, &answer, properties);
         Ok(answer)
     }
@@ -798,6 +772,38 @@ fn differs(association: &crate::Association, properties: &Value) -> Option<Strin
         Some(format!("has the tags {:?}, not {tags:?}", association.tags))
     } else {
         None
+    }
+}
+
+/// The answer the provider framework sends for the function's `outcome`: its result, or
+/// FAILED with its error. The framework keeps the event's id for a failed Update or Delete,
+/// and answers a failed Create's rollback Delete itself, without calling the function.
+fn framework_answer(outcome: Option<Outcome>, physical_id: Option<&str>) -> Option<Answer> {
+    match outcome? {
+        Outcome::Response(result) => Some(Answer {
+            status: OK.into(),
+            physical_id: result["PhysicalResourceId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            reason: String::new(),
+        }),
+        Outcome::Error { message, .. } => Some(Answer {
+            status: FAILED.into(),
+            physical_id: physical_id.unwrap_or_default().to_owned(),
+            reason: message,
+        }),
+    }
+}
+
+/// The answer in a response the function PUT, as CloudFormation reads it.
+fn stored_answer(put: &crate::ReceivedPut) -> Answer {
+    let body = put.json().unwrap_or(Value::Null);
+    let field = |name: &str| body[name].as_str().unwrap_or_default().to_string();
+    Answer {
+        status: field("Status"),
+        physical_id: field("PhysicalResourceId"),
+        reason: field("Reason"),
     }
 }
 
