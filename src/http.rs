@@ -44,6 +44,14 @@ pub fn client_trusting(
     extra: Option<&Path>,
     resolver: Arc<Resolver>,
 ) -> Result<reqwest::Client, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(builder(extra, resolver)?.build()?)
+}
+
+/// [`client_trusting`]'s client, not yet built (tests pin a host's address on it).
+fn builder(
+    extra: Option<&Path>,
+    resolver: Arc<Resolver>,
+) -> Result<reqwest::ClientBuilder, Box<dyn std::error::Error + Send + Sync>> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -60,7 +68,9 @@ pub fn client_trusting(
         .connect_timeout(CONNECT_TIMEOUT)
         .dns_resolver(resolver)
         .redirect(redirect_policy())
-        .build()?)
+        // reqwest names the URL it was redirected from in a Referer header, query included:
+        // a followed redirect would hand the presigned URL's credential to the next host.
+        .referer(false))
 }
 
 /// The redirects the client follows: a 307 or 308, which keep the method and the body, to
@@ -241,8 +251,12 @@ mod tests {
         request
     }
 
-    /// A TLS server on loopback with a self-signed certificate for `localhost`.
-    async fn self_signed_tls_server() -> std::net::SocketAddr {
+    /// The request heads a test server received, in order.
+    type Heads = Arc<std::sync::Mutex<Vec<String>>>;
+
+    /// A TLS server on loopback with the self-signed certificate of `localhost` (and of the
+    /// S3-like host `bucket.s3.us-west-2.amazonaws.com`), and the request heads it received.
+    async fn self_signed_tls_server() -> (std::net::SocketAddr, Heads) {
         use rustls_pki_types::pem::PemObject;
         use rustls_pki_types::{CertificateDer, PrivateKeyDer};
         let cert = CertificateDer::from_pem_file(fixture("localhost.crt")).unwrap();
@@ -257,12 +271,23 @@ mod tests {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let heads = Heads::default();
+        let received = Arc::clone(&heads);
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 // Whoever completes the handshake gets an empty answer to one request.
                 if let Ok(mut tls) = acceptor.accept(socket).await {
+                    let mut request = Vec::new();
                     let mut buffer = [0u8; 4096];
-                    let _ = tls.read(&mut buffer).await;
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request);
+                    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+                    received.lock().unwrap().push(head.to_owned());
                     let _ = tls
                         .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
                         .await;
@@ -270,7 +295,7 @@ mod tests {
                 }
             }
         });
-        address
+        (address, heads)
     }
 
     fn fixture(name: &str) -> PathBuf {
@@ -281,7 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn trusts_the_certificates_of_ssl_cert_file_too() {
-        let port = self_signed_tls_server().await.port();
+        let port = self_signed_tls_server().await.0.port();
         let trusting = client_trusting(Some(&fixture("localhost.crt")), Arc::default()).unwrap();
         let response = trusting
             .get(format!("https://localhost:{port}/"))
@@ -304,7 +329,7 @@ mod tests {
     /// any other way.
     #[tokio::test]
     async fn an_unusable_ssl_cert_file_is_skipped_not_fatal() {
-        let port = self_signed_tls_server().await.port();
+        let port = self_signed_tls_server().await.0.port();
         for unusable in [fixture("missing.crt"), fixture("localhost.key")] {
             let client = client_trusting(Some(&unusable), Arc::default()).unwrap();
             let error = client
@@ -321,7 +346,7 @@ mod tests {
 
     #[tokio::test]
     async fn speaks_tls_and_trusts_only_its_roots() {
-        let port = self_signed_tls_server().await.port();
+        let port = self_signed_tls_server().await.0.port();
         let error = client_trusting(None, Arc::default())
             .unwrap()
             .get(format!("https://localhost:{port}/"))
@@ -460,6 +485,39 @@ mod tests {
             assert_eq!(response.status().as_u16(), status, "{status} to {location}");
         }
         assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    /// A followed redirect does not tell the next host where it came from: reqwest's default
+    /// Referer header would carry the presigned URL, its credential included.
+    #[tokio::test]
+    async fn a_followed_redirect_does_not_pass_the_presigned_url_on() {
+        let regional = "bucket.s3.us-west-2.amazonaws.com";
+        let (tls, heads) = self_signed_tls_server().await;
+        let (url, _) = answering(format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://{regional}:{}/key\r\n\
+             content-length: 0\r\n\r\n",
+            tls.port()
+        ))
+        .await;
+        let client = builder(Some(&fixture("localhost.crt")), Arc::default())
+            .unwrap()
+            .resolve(regional, tls)
+            .build()
+            .unwrap();
+        let response = client
+            .put(format!("{url}?X-Amz-Signature=secret"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204, "the redirect was followed");
+        let heads = heads.lock().unwrap();
+        let [head] = heads.as_slice() else {
+            panic!("one request at the redirect's target: {heads:?}");
+        };
+        assert!(head.starts_with("PUT /key "), "{head}");
+        assert!(!head.contains("secret"), "{head}");
+        assert!(!head.to_ascii_lowercase().contains("referer"), "{head}");
     }
 
     /// What S3 sends for a new bucket (a 307 to its regional name, over https) is followed,
