@@ -191,8 +191,7 @@ pub async fn deliver(
                 }
                 last_error = format!("HTTP status {}", response.status());
             }
-            // `without_url`: reqwest's messages would otherwise carry the presigned query.
-            Ok(Err(error)) => last_error = error.without_url().to_string(),
+            Ok(Err(error)) => last_error = describe(error),
             Err(_) => last_error = format!("no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT)),
         }
         warn!(attempt = attempts, error = %last_error, url = %url, "response PUT failed");
@@ -210,6 +209,31 @@ pub async fn deliver(
     })
 }
 
+/// What went wrong with a PUT that got no answer. reqwest's own message only says "error
+/// sending request", whether the host could not be looked up, refused the connection or showed
+/// a certificate it does not trust, so its causes follow. reqwest's messages name the URL, and
+/// the presigned query is a credential: the URL is left out, and any query left in a cause is
+/// cut off.
+fn describe(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(error) = cause {
+        let message = error.to_string();
+        if !text.contains(&message) {
+            text = format!("{text}: {message}");
+        }
+        cause = error.source();
+    }
+    without_queries(&text)
+}
+
+/// `text` with anything from a `?` or `#` to the next space cut out, as [`redact`] cuts a URL
+/// (a query has no spaces: they are escaped).
+fn without_queries(text: &str) -> String {
+    text.split(' ').map(redact).collect::<Vec<_>>().join(" ")
+}
+
 /// Whether a PUT that got `status` may well get through if sent again: S3 was busy or failed
 /// (5xx, 429 SlowDown), or gave up waiting for the body (408). Any other status (an expired
 /// or refused signature, a redirect) will most likely come again.
@@ -223,6 +247,36 @@ fn worth_retrying(status: reqwest::StatusCode) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PUT that could not connect says why, and not where: the query stays out.
+    #[tokio::test]
+    async fn a_put_without_an_answer_says_why_but_not_the_query() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let error = crate::http::client_trusting(None, Default::default())
+            .unwrap()
+            .put(format!(
+                "http://127.0.0.1:{port}/bucket/key?X-Amz-Signature=secret"
+            ))
+            .body("{}")
+            .send()
+            .await
+            .unwrap_err();
+        let described = describe(error);
+        assert!(described.contains("refused"), "{described}");
+        assert!(!described.contains("secret"), "{described}");
+    }
+
+    #[test]
+    fn a_query_in_a_message_is_cut_off() {
+        let message = "error for url (https://b.s3.amazonaws.com/k?X-Amz-Signature=s#f): \
+                       see /bucket/k?X-Amz-Credential=c and retry";
+        assert_eq!(
+            without_queries(message),
+            "error for url (https://b.s3.amazonaws.com/k see /bucket/k and retry"
+        );
+    }
 
     #[test]
     fn only_busy_or_failing_answers_are_worth_retrying_for_long() {
