@@ -21,8 +21,10 @@ use tracing::warn;
 /// the event's EKS calls again a minute or more later, when CloudFormation may have stopped
 /// waiting for it and rolled back (README, "Failure behaviour and retries").
 const MAX_REFUSALS: u32 = 8;
-/// One PUT may take this long at most (less when the deadline is nearer).
+/// One PUT may take this long at most (less when the deadline is nearer: [`attempt_timeout`]).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// With less than this left, a PUT may take all of it.
+const LAST_ATTEMPT: Duration = Duration::from_secs(2);
 /// The first pause between attempts; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest pause between attempts.
@@ -183,7 +185,8 @@ pub async fn deliver(
             .header(CONTENT_LENGTH, body.len())
             .body(body.clone())
             .send();
-        match tokio::time::timeout(remaining.min(ATTEMPT_TIMEOUT), put).await {
+        let limit = attempt_timeout(remaining);
+        match tokio::time::timeout(limit, put).await {
             Ok(Ok(response)) if response.status().is_success() => return Ok(attempts),
             Ok(Ok(response)) => {
                 if !worth_retrying(response.status()) {
@@ -192,7 +195,7 @@ pub async fn deliver(
                 last_error = format!("HTTP status {}", response.status());
             }
             Ok(Err(error)) => last_error = describe(error),
-            Err(_) => last_error = format!("no answer within {:?}", remaining.min(ATTEMPT_TIMEOUT)),
+            Err(_) => last_error = format!("no answer within {limit:?}"),
         }
         warn!(attempt = attempts, error = %last_error, url = %url, "response PUT failed");
         if refusals == MAX_REFUSALS {
@@ -207,6 +210,19 @@ pub async fn deliver(
         attempts,
         last_error,
     })
+}
+
+/// How long the next PUT may take with `remaining` left before the deadline: at most
+/// [`ATTEMPT_TIMEOUT`], and at most half of what is left, so that a connection that stalls
+/// (a lost SYN, an S3 address that has gone dark) leaves time for another on a fresh one.
+/// That matters when the deadline is near: an event whose EKS call hung until the guard has
+/// only the reserve, a few seconds, to answer in. Under [`LAST_ATTEMPT`] left, all of it.
+fn attempt_timeout(remaining: Duration) -> Duration {
+    if remaining < LAST_ATTEMPT {
+        remaining
+    } else {
+        (remaining / 2).min(ATTEMPT_TIMEOUT)
+    }
 }
 
 /// What went wrong with a PUT that got no answer. reqwest's own message only says "error
@@ -266,6 +282,18 @@ mod tests {
         let described = describe(error);
         assert!(described.contains("refused"), "{described}");
         assert!(!described.contains("secret"), "{described}");
+    }
+
+    #[test]
+    fn an_attempt_leaves_time_for_another_but_the_last() {
+        let secs = Duration::from_secs;
+        assert_eq!(attempt_timeout(secs(300)), ATTEMPT_TIMEOUT);
+        assert_eq!(attempt_timeout(secs(20)), ATTEMPT_TIMEOUT);
+        // The guard's reserve after EKS hung: two tries at least.
+        assert_eq!(attempt_timeout(secs(5)), Duration::from_millis(2500));
+        assert_eq!(attempt_timeout(LAST_ATTEMPT), LAST_ATTEMPT / 2);
+        let last = LAST_ATTEMPT - Duration::from_millis(1);
+        assert_eq!(attempt_timeout(last), last);
     }
 
     #[test]

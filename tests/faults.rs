@@ -408,6 +408,26 @@ async fn a_bucket_that_hangs_does_not_outlive_the_deadline() {
     );
 }
 
+/// A PUT that stalls once, with the deadline a few seconds off (as after an EKS call that
+/// hung until the guard), still leaves time to try again on a fresh connection.
+#[tokio::test]
+async fn a_put_that_stalls_near_the_deadline_leaves_time_for_another() {
+    let h = Harness::start().await;
+    let (event, outcome) = create_while_the_bucket_fails(
+        &h,
+        Fault::Delay(Duration::from_secs(60)),
+        1,
+        Duration::from_secs(4),
+    )
+    .await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    assert_eq!(h.standin.injected_fault_count(), 1);
+    let responses = h.responses(&event);
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    assert_eq!(responses[0]["Status"], "SUCCESS", "{}", responses[0]);
+    assert!(h.ended_before_the_deadline(), "{}", h.logs());
+}
+
 #[tokio::test]
 async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() {
     let h = Harness::start().await;
