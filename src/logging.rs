@@ -58,8 +58,11 @@ pub fn levels(lambda_level: Option<&str>, rust_log: Option<&str>) -> Targets {
 }
 
 /// A level by name, case-insensitive; Lambda's FATAL, which tracing does not have, is ERROR.
+/// A blank name is none (as a blank variable is unset everywhere else), where tracing's own
+/// parsing would read it as ERROR.
 fn level_named(name: &str) -> Option<LevelFilter> {
     match name.trim().to_ascii_lowercase().as_str() {
+        "" => None,
         "fatal" => Some(LevelFilter::ERROR),
         other => other.parse().ok(),
     }
@@ -77,6 +80,15 @@ mod tests {
         assert!(!none.would_enable("cfn_eks_pod_identity::handler", &Level::DEBUG));
         let garbage = levels(Some("loud"), Some("[span{x=1}]"));
         assert_eq!(garbage.default_level(), Some(LevelFilter::INFO));
+        // A blank AWS_LAMBDA_LOG_LEVEL is unset: INFO, or RUST_LOG's level.
+        assert_eq!(
+            levels(Some(""), None).default_level(),
+            Some(LevelFilter::INFO)
+        );
+        assert_eq!(
+            levels(Some("  "), Some("debug")).default_level(),
+            Some(LevelFilter::DEBUG)
+        );
     }
 
     #[test]
