@@ -1,7 +1,8 @@
 //! Logging set-up: Lambda's log controls (`AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_FORMAT=JSON`)
-//! and `RUST_LOG`, like the runtime's default subscriber, with two differences:
+//! and `RUST_LOG`, like the runtime's default subscriber, with three differences:
 //! - the runtime's own TRACE line that prints each raw event is never emitted, because the
 //!   event's ResponseURL carries a presigned credential;
+//! - JSON lines carry a timestamp, which Lambda's log-level filtering needs to take their level;
 //! - `RUST_LOG` is read as `level` and `target=level` directives (tracing's `Targets`), not
 //!   as the full `EnvFilter` syntax with span and field filters, whose regex engine was a
 //!   tenth of the binary's code and of the memory it occupies once loaded (`make bench`).
@@ -24,12 +25,15 @@ pub fn init() {
         !(metadata.target() == RAW_EVENT_TARGET && *metadata.level() == tracing::Level::TRACE)
     });
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let format = fmt::layer().with_target(false).without_time();
+    let format = fmt::layer().with_target(false);
     let registry = registry().with(levels).with(no_raw_events);
     if json {
+        // Lambda's log-level filtering takes a JSON line's level only beside a valid RFC 3339
+        // timestamp, and files a line without one as INFO: with the function's log level set
+        // to WARN, its warnings and errors would be dropped. (A text line is stamped by Lambda.)
         registry.with(format.json()).init();
     } else {
-        registry.with(format).init();
+        registry.with(format.without_time()).init();
     }
 }
 

@@ -553,13 +553,44 @@ async fn the_signature_never_reaches_the_logs() {
         !logs.contains("X-Amz-Signature"),
         "the presigned URL's query leaked into the logs"
     );
-    // Lambda's JSON log format: every line is a JSON object.
+    // Lambda's JSON log format: every line is a JSON object with a level, and an RFC 3339
+    // timestamp, without which Lambda files the line as INFO whatever its level.
     for line in logs.lines().filter(|l| !l.trim().is_empty()) {
-        assert!(
-            serde_json::from_str::<Value>(line).is_ok(),
-            "not JSON: {line}"
-        );
+        let json: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(json["level"].is_string(), "no level: {line}");
+        let timestamp = json["timestamp"].as_str().unwrap_or_default();
+        assert!(is_rfc3339_utc(timestamp), "no RFC 3339 timestamp: {line}");
     }
+}
+
+/// `2026-12-07T12:34:56Z`, with or without a fraction of a second.
+fn is_rfc3339_utc(text: &str) -> bool {
+    let digits = |range: std::ops::Range<usize>| {
+        text.get(range)
+            .is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let at = |i: usize, c: u8| text.as_bytes().get(i) == Some(&c);
+    let whole = digits(0..4)
+        && at(4, b'-')
+        && digits(5..7)
+        && at(7, b'-')
+        && digits(8..10)
+        && at(10, b'T')
+        && digits(11..13)
+        && at(13, b':')
+        && digits(14..16)
+        && at(16, b':')
+        && digits(17..19);
+    // Then `Z`, or a fraction of a second and `Z`.
+    let fraction = match text.get(19..).and_then(|rest| rest.strip_suffix('Z')) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('.')
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())),
+        None => false,
+    };
+    whole && fraction
 }
 
 #[tokio::test]
