@@ -30,6 +30,13 @@ const OUTCOME_SLACK: Duration = Duration::from_secs(30);
 /// Lambda retries an asynchronous invocation that failed up to twice more.
 const LAMBDA_RETRIES: usize = 2;
 
+/// How long after the event's first delivery Lambda runs it again: a minute, then two more
+/// (Lambda's documented waits). The soak does not wait; it signs the redelivered event's URL
+/// that much earlier, so that the function judges the event's age, and whether an earlier
+/// run may have acted, as it would on Lambda's retry.
+const LAMBDA_RETRY_AFTER: [Duration; LAMBDA_RETRIES] =
+    [Duration::from_secs(60), Duration::from_secs(180)];
+
 /// One stack in this many meets an S3 outage at its Create that outlasts the invocation,
 /// so that Lambda runs the event again: the redelivery path, at scale.
 const OUTAGE_EVERY: usize = 25;
@@ -37,12 +44,6 @@ const OUTAGE_EVERY: usize = 25;
 /// The time limit of the invocation that meets that outage (and how long it lasts): short,
 /// so that the soak need not wait out [`INVOKE_TIMEOUT`] for each.
 const OUTAGE_TIMEOUT: Duration = Duration::from_secs(6);
-
-/// How long before its first delivery the outage stacks' Create was sent, by its URL's
-/// signature: a Lambda retry comes a minute or more after the first run, and this makes
-/// the function treat every run of the event as possibly not its first, as it would the
-/// retry, without the soak waiting that minute.
-const OUTAGE_SENT_AGO: Duration = Duration::from_secs(55);
 
 /// One stack in this many is used behind the CDK provider framework, whose function invokes
 /// this one and turns its result, or its error, into the answer.
@@ -602,12 +603,7 @@ impl<'a> Stack<'a> {
         let request_id = self.ids.uuid();
         let key = format!("soak/{}/{request_id}", self.n);
         let outage = request_type == "Create" && self.n % OUTAGE_EVERY == 3;
-        let url = if outage {
-            self.standin
-                .response_url_signed_at(&key, std::time::SystemTime::now() - OUTAGE_SENT_AGO)
-        } else {
-            self.standin.response_url(&key)
-        };
+        let sent = std::time::SystemTime::now();
         // The outage outlasts the first invocation (a second more than its limit, counted
         // from before it is handed out), so that it stores no answer; a redelivery has the
         // usual limit, as Lambda's retry would.
@@ -618,7 +614,7 @@ impl<'a> Stack<'a> {
         let mut event = json!({
             "RequestType": request_type,
             "ServiceToken": FUNCTION_ARN,
-            "ResponseURL": url,
+            "ResponseURL": self.standin.response_url_signed_at(&key, sent),
             "StackId": self.stack_id,
             "RequestId": request_id,
             "ResourceType": "Custom::EksPodIdentityAssociation",
@@ -641,7 +637,14 @@ impl<'a> Stack<'a> {
         }
         let mut last = None;
         for attempt in 0..=LAMBDA_RETRIES {
-            self.outcome.redeliveries += usize::from(attempt > 0);
+            if let Some(after) = attempt
+                .checked_sub(1)
+                .map(|retry| LAMBDA_RETRY_AFTER[retry])
+            {
+                self.outcome.redeliveries += 1;
+                event["ResponseURL"] =
+                    json!(self.standin.response_url_signed_at(&key, sent - after));
+            }
             let timeout = if outage && attempt == 0 {
                 OUTAGE_TIMEOUT
             } else {
