@@ -159,6 +159,95 @@ pub fn check_upload(headers: &HeaderMap, body_len: usize) -> Result<u64, S3Error
     Ok(length)
 }
 
+/// S3's check of a presigned URL's query, as of `now`: the stand-in signs every URL with
+/// [`SIGNATURE`], SigV4 (`X-Amz-Signature`, valid `X-Amz-Expires` seconds from `X-Amz-Date`)
+/// or SigV2 (`Signature`, valid until `Expires`). A PUT without it is anonymous, and
+/// CloudFormation's bucket is not public: a function that sent its response without the
+/// query, or with it re-encoded, would have every answer refused.
+pub fn check_signature(query: Option<&str>, now: SystemTime) -> Result<(), S3Error> {
+    let mut pairs = HashMap::new();
+    for pair in query.unwrap_or_default().split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (Ok(name), Ok(value)) = (percent_decode(name), percent_decode(value)) else {
+            return Err(S3Error::new(
+                400,
+                "InvalidArgument",
+                "The query is not valid.",
+            ));
+        };
+        pairs.insert(name, value);
+    }
+    let get = |name: &str| pairs.get(name).map(String::as_str);
+    let (signature, valid_until) = match (get("X-Amz-Signature"), get("Signature")) {
+        (Some(signature), _) => {
+            let signed_at = get("X-Amz-Date").and_then(parse_amz_date);
+            let lasts = get("X-Amz-Expires").and_then(|v| v.parse().ok());
+            let until = signed_at
+                .zip(lasts)
+                .and_then(|(at, secs)| at.checked_add(Duration::from_secs(secs)));
+            (signature, until)
+        }
+        (None, Some(signature)) => {
+            let expires = get("Expires").and_then(|v| v.parse().ok());
+            let until = expires.and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
+            (signature, until)
+        }
+        (None, None) => return Err(S3Error::new(403, "AccessDenied", "Access Denied")),
+    };
+    if signature != SIGNATURE {
+        return Err(S3Error::new(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        ));
+    }
+    match valid_until {
+        Some(until) if now <= until => Ok(()),
+        Some(_) => Err(S3Error::new(403, "AccessDenied", "Request has expired")),
+        None => Err(S3Error::new(
+            400,
+            "AuthorizationQueryParametersError",
+            "Query-string authentication requires its date and expiry parameters.",
+        )),
+    }
+}
+
+/// SigV4's `X-Amz-Date`, `YYYYMMDD'T'HHMMSS'Z'` in UTC, as a time.
+fn parse_amz_date(text: &str) -> Option<SystemTime> {
+    let digits = |range: std::ops::Range<usize>| -> Option<u64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if text.len() != 16 || text.as_bytes()[8] != b'T' || !text.ends_with('Z') {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    let (hour, minute, second) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Howard Hinnant's `days_from_civil`, the inverse of `civil_from_days` below.
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let (era, year_of_era) = (y / 400, y % 400);
+    let day_of_year = (153 * m + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = (era * 146_097 + day_of_era).checked_sub(719_468)?;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+}
+
 /// Uploads received and refused; waiters are woken on each accepted upload.
 #[derive(Debug, Default)]
 pub struct BucketState {
@@ -225,7 +314,7 @@ pub fn presigned_url(base: &str, key: &str) -> String {
 
 /// A presigned-looking URL for `key` on the stand-in at `base`, signed at `at`: its
 /// `X-Amz-Date` (and its credential's date) say when, as CloudFormation's do, and it is
-/// valid for two hours after, as CloudFormation's are. (The bucket checks neither.)
+/// valid for two hours after, as CloudFormation's are ([`check_signature`]).
 pub fn presigned_url_signed_at(base: &str, key: &str, at: SystemTime) -> String {
     let date = amz_date(at);
     format!(
@@ -331,7 +420,9 @@ async fn upload(
             message,
         } => Err(S3Error::new(status, &error_type, &message)),
         Verdict::Proceed | Verdict::ProceedThenReset => match body {
-            Ok(body) => check_upload(&headers, body.len()).map(|length| (body, length)),
+            Ok(body) => check_signature(uri.query(), SystemTime::now())
+                .and_then(|()| check_upload(&headers, body.len()))
+                .map(|length| (body, length)),
             Err(_) => Err(S3Error::new(
                 400,
                 "IncompleteBody",
@@ -463,6 +554,53 @@ mod tests {
             amz_date(UNIX_EPOCH + Duration::from_secs(1_704_067_199)),
             "20231231T235959Z"
         );
+    }
+
+    /// The query of `url`, after its `?`.
+    fn query(url: &str) -> Option<&str> {
+        url.split_once('?').map(|(_, query)| query)
+    }
+
+    #[test]
+    fn a_presigned_put_needs_its_query_unexpired_and_unchanged() {
+        let signed = UNIX_EPOCH + Duration::from_secs(1_796_600_000);
+        let url = presigned_url_signed_at("http://b", "k", signed);
+        let at = |secs| signed + Duration::from_secs(secs);
+        assert_eq!(check_signature(query(&url), at(0)), Ok(()));
+        assert_eq!(check_signature(query(&url), at(7200)), Ok(()), "two hours");
+        let expired = check_signature(query(&url), at(7201)).unwrap_err();
+        assert_eq!(
+            (expired.status, expired.message.as_str()),
+            (403, "Request has expired")
+        );
+        let anonymous = check_signature(None, at(0)).unwrap_err();
+        assert_eq!(
+            (anonymous.status, anonymous.code.as_str()),
+            (403, "AccessDenied")
+        );
+        let forged = url.replace(SIGNATURE, &"0".repeat(64));
+        let forged = check_signature(query(&forged), at(0)).unwrap_err();
+        assert_eq!(forged.code, "SignatureDoesNotMatch");
+        let undated = url.replace("X-Amz-Date", "X-Amz-Dated");
+        assert_eq!(
+            check_signature(query(&undated), at(0)).unwrap_err().status,
+            400
+        );
+        // SigV2, as older CloudFormation URLs are: valid until `Expires`.
+        let v2 = format!("AWSAccessKeyId=A&Expires=1796600000&Signature={SIGNATURE}");
+        assert_eq!(check_signature(Some(&v2), at(0)), Ok(()));
+        assert_eq!(check_signature(Some(&v2), at(1)).unwrap_err().status, 403);
+    }
+
+    #[test]
+    fn amz_dates_read_back_as_written() {
+        for secs in [0, 951_782_400, 1_796_600_000, 4_102_444_799] {
+            let at = UNIX_EPOCH + Duration::from_secs(secs);
+            assert_eq!(parse_amz_date(&amz_date(at)), Some(at), "{}", amz_date(at));
+        }
+        assert_eq!(parse_amz_date("20261307T000000Z"), None, "month 13");
+        assert_eq!(parse_amz_date("20261207 000000Z"), None);
+        assert_eq!(parse_amz_date("2026120T0000000Z"), None);
     }
 
     #[test]

@@ -151,8 +151,10 @@ async fn serve(port: u16, tls: bool) -> Result<(), String> {
         standin.plain_url(),
         Standin::FUNCTION_NAME
     );
+    // Signed, as CloudFormation's are: the bucket refuses a PUT without the query, as S3 does.
     let response_url = standin.response_url("my-response");
-    println!("# Response URLs for events: {response_url}");
+    println!("# A response URL for an event (presigned, for two hours; any key under /bucket/):");
+    println!("export STANDIN_RESPONSE_URL={}", shell_quote(&response_url));
     let trust = if tls {
         format!("--cacert {} ", shell_quote(standin::TLS_CERTIFICATE_FILE))
     } else {

@@ -100,6 +100,12 @@ async fn serve_prints_an_environment_that_reaches_it() {
     // The response URL it prints is the bucket's, on a port apart from EKS's (a function
     // opens a connection to each, as deployed), and it has nothing yet.
     let response_url = response_url.expect("a line showing how to read a response");
+    // The same URL, signed, for the README's by-hand steps.
+    assert!(
+        env.contains(&format!("STANDIN_RESPONSE_URL='{response_url}'")),
+        "{env:?}"
+    );
+    assert!(response_url.contains("X-Amz-Signature="), "{response_url}");
     let rest = response_url
         .strip_prefix("http://")
         .expect("a plain-HTTP response URL");

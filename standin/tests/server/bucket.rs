@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use standin::{Standin, SIGNATURE};
 
-use crate::client::{raw, send};
+use crate::client::{raw, send, signed};
 
 /// The path and query of a response URL, as an HTTP request target.
 fn target(url: &str) -> String {
@@ -64,7 +64,8 @@ async fn refuses_what_s3_refuses() {
     let s = Standin::start().await.unwrap();
     let a = s.addr();
     let chunked = format!(
-        "PUT /bucket/k HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        "PUT {} HTTP/1.1\r\nHost: {a}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        signed("k")
     );
     let r = raw(a, chunked.as_bytes()).await.unwrap();
     assert_eq!(r.status, 411);
@@ -75,19 +76,33 @@ async fn refuses_what_s3_refuses() {
         r.text()
     );
 
-    let no_length = send(a, "PUT", "/bucket/k", &[], None).await;
+    let no_length = send(a, "PUT", &signed("k"), &[], None).await;
     assert_eq!(no_length.status, 411);
 
     let typed = send(
         a,
         "PUT",
-        "/bucket/k",
+        &signed("k"),
         &[("Content-Type", "application/json")],
         Some(b"{}"),
     )
     .await;
     assert_eq!(typed.status, 403);
     assert!(typed.text().contains("<Code>SignatureDoesNotMatch</Code>"));
+
+    // The URL's query is its credential: without it the PUT is anonymous; past its two
+    // hours it has expired.
+    let anonymous = send(a, "PUT", "/bucket/k", &[], Some(b"{}")).await;
+    assert_eq!(anonymous.status, 403);
+    let old = std::time::SystemTime::now() - Duration::from_secs(7300);
+    let expired = s.response_url_signed_at("k", old);
+    let path = &expired[expired.find("/bucket/").unwrap()..];
+    let expired = send(a, "PUT", path, &[], Some(b"{}")).await;
+    assert!(
+        expired.text().contains("Request has expired"),
+        "{}",
+        expired.text()
+    );
 
     assert!(s.responses("k").is_empty());
     let codes: Vec<(u16, String)> = s
@@ -101,6 +116,8 @@ async fn refuses_what_s3_refuses() {
             (411, "MissingContentLength".to_string()),
             (411, "MissingContentLength".to_string()),
             (403, "SignatureDoesNotMatch".to_string()),
+            (403, "AccessDenied".to_string()),
+            (403, "AccessDenied".to_string()),
         ]
     );
 }

@@ -7,6 +7,12 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The path and query of a presigned PUT URL for `key`, as the stand-in signs them (S3
+/// refuses an upload without its query).
+pub fn signed(key: &str) -> String {
+    standin::presigned_url("", key)
+}
+
 /// A parsed response.
 #[derive(Debug)]
 pub struct Reply {

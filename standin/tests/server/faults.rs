@@ -8,7 +8,7 @@ use standin::{Fault, FaultTarget, Standin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{eks, send};
+use crate::client::{eks, send, signed};
 
 const BASE: &str = "/clusters/prod/pod-identity-associations";
 
@@ -55,12 +55,12 @@ async fn bucket_status_faults_answer_in_s3_xml() {
         Fault::status(503, "SlowDown", "Please reduce your request rate."),
         1,
     );
-    let r = send(s.addr(), "PUT", "/bucket/k", &[], Some(b"x")).await;
+    let r = send(s.addr(), "PUT", &signed("k"), &[], Some(b"x")).await;
     assert_eq!(r.status, 503);
     assert!(r.text().contains("<Code>SlowDown</Code>"), "{}", r.text());
     assert!(s.responses("k").is_empty());
     assert_eq!(
-        send(s.addr(), "PUT", "/bucket/k", &[], Some(b"x"))
+        send(s.addr(), "PUT", &signed("k"), &[], Some(b"x"))
             .await
             .status,
         200
@@ -108,7 +108,12 @@ async fn assert_reset_without_answer(s: &Standin, request: &str) {
 }
 
 /// A two-byte upload to key `k`, as raw HTTP/1.1.
-const RAW_UPLOAD: &str = "PUT /bucket/k HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi";
+fn raw_upload() -> String {
+    format!(
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+        signed("k")
+    )
+}
 
 /// Sends one request on a raw socket and reports how the read ended.
 async fn read_after(s: &Standin, request: &str) -> (std::io::Result<usize>, Vec<u8>) {
@@ -152,7 +157,7 @@ async fn reset_drops_the_connection_without_a_response() {
 async fn reset_applies_to_bucket_uploads_too() {
     let s = Standin::start().await.unwrap();
     s.inject(FaultTarget::Bucket, Fault::Reset, 1);
-    assert_reset_without_answer(&s, RAW_UPLOAD).await;
+    assert_reset_without_answer(&s, &raw_upload()).await;
     assert!(s.responses("k").is_empty());
 }
 
@@ -164,7 +169,7 @@ async fn reset_after_handling_takes_effect_but_sends_nothing() {
     assert_eq!(s.associations().len(), 1, "the create took effect");
 
     s.inject(FaultTarget::Bucket, Fault::ResetAfterHandling, 1);
-    assert_reset_without_answer(&s, RAW_UPLOAD).await;
+    assert_reset_without_answer(&s, &raw_upload()).await;
     assert_eq!(s.responses("k").len(), 1, "the upload was stored");
 }
 
