@@ -2,7 +2,7 @@
 // whose service token is the function, and behind the CDK provider framework, with the
 // function deployed in provider mode (it returns the result; the framework answers
 // CloudFormation).
-import { CfnOutput, CustomResource, Duration, Stack, StackProps } from "aws-cdk-lib";
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, StackProps } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -28,6 +28,12 @@ function dependOnPolicyOnly(fn: lambda.Function): void {
     (fn.node.defaultChild as lambda.CfnFunction).addOverride("DependsOn", [Stack.of(fn).getLogicalId(policy)]);
   }
 }
+
+/** The functions' logs: kept for a month, and deleted with the stack (CDK's default keeps them). */
+const logRetention: logs.LogGroupProps = {
+  retention: logs.RetentionDays.ONE_MONTH,
+  removalPolicy: RemovalPolicy.DESTROY,
+};
 
 export class PodIdentityStack extends Stack {
   constructor(scope: Construct, id: string, props: PodIdentityStackProps) {
@@ -60,7 +66,7 @@ export class PodIdentityStack extends Stack {
     const onEvent = this.providerFunction("Framework", props, podRole, "provider");
     const provider = new cr.Provider(this, "Provider", {
       onEventHandler: onEvent,
-      logGroup: new logs.LogGroup(this, "ProviderLogs", { retention: logs.RetentionDays.ONE_MONTH }),
+      logGroup: new logs.LogGroup(this, "ProviderLogs", logRetention),
       // The framework PUTs the answer in this mode, so a failed PUT is in its log, not the
       // function's; CDK's default level (FATAL) would leave that log empty. It logs the
       // ResponseURL without its query string.
@@ -98,7 +104,7 @@ export class PodIdentityStack extends Stack {
       timeout: Duration.seconds(300),
       environment: { CFN_RESPONSE_MODE: mode },
       loggingFormat: lambda.LoggingFormat.JSON,
-      logGroup: new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH }),
+      logGroup: new logs.LogGroup(this, `${id}Logs`, logRetention),
     });
     const cluster = this.formatArn({ service: "eks", resource: "cluster", resourceName: props.clusterName });
     const associations = this.formatArn({
