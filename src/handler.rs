@@ -168,10 +168,16 @@ impl Handler {
             // invokes the function again at once when its call of it fails in any way, so two
             // runs of one event may overlap. Taking neither for the first would make the one
             // that fails remove what the other reported (README, Provider mode).
-            let progress = if late::first_run(signed, SystemTime::now()) {
+            let first_run = late::first_run(signed, SystemTime::now());
+            let progress = if first_run {
                 Progress::first_run()
             } else {
                 Progress::default()
+            };
+            let rerun = Rerun {
+                event_sent: signed.at.filter(|_| !first_run),
+                // The function's time limit, which an earlier run had too.
+                time_limit: lambda_deadline.saturating_duration_since(Instant::now()),
             };
             // Boxed where it is made: the operation's future is about 19 KB, and moving it
             // by value into its task made this block's stack frame 44 KB rather than 21
@@ -182,7 +188,7 @@ impl Handler {
                 |cut_off| {
                     Box::pin(async move {
                         handler
-                            .run_operation(&request, progress, cut_off, account)
+                            .run_operation(&request, progress, cut_off, account, rerun)
                             .await
                     })
                 }
@@ -268,6 +274,7 @@ impl Handler {
         progress: Progress,
         cut_off: Instant,
         account: Option<String>,
+        rerun: Rerun,
     ) -> Result<Success, Failure> {
         let ctx = Context {
             eks: &self.eks,
@@ -280,6 +287,8 @@ impl Handler {
             progress,
             cut_off,
             account,
+            rerun_of_event_sent: rerun.event_sent,
+            time_limit: rerun.time_limit,
         };
         // EKS throttles an account's calls together, so a stack that creates or deletes many
         // associations at once can be throttled for longer than the SDK's five attempts
@@ -342,7 +351,13 @@ impl Handler {
             |cut_off| {
                 Box::pin(async move {
                     handler
-                        .run_operation(&delete, Progress::default(), cut_off, None)
+                        .run_operation(
+                            &delete,
+                            Progress::default(),
+                            cut_off,
+                            None,
+                            Rerun::default(),
+                        )
                         .await
                 })
             }
@@ -443,6 +458,16 @@ pub fn decide(
         physical_id,
         data(association.as_ref()),
     )
+}
+
+/// Whether this run may be a later one of its event, as the operation needs to know (see
+/// `resource::Context::rerun_of_event_sent`). The undo of a failed event is of this run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Rerun {
+    /// When CloudFormation sent the event, if this may not be its first run.
+    event_sent: Option<SystemTime>,
+    /// The function's time limit.
+    time_limit: Duration,
 }
 
 /// The id of a failed event that has none better (see [`resource::placeholder_id`]).

@@ -12,7 +12,7 @@ use crate::plan::{
 use crate::progress::Progress;
 use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -77,6 +77,14 @@ pub struct Context<'a> {
     /// The account this function runs in, whose clusters it manages (from the ARN it was
     /// invoked by); `None` when that does not say.
     pub account: Option<String>,
+    /// In a run that may not be the event's first, when CloudFormation sent the event (its
+    /// ResponseURL's signing time); `None` in a run that is surely the first, or when the
+    /// event does not say. An earlier run may have answered since, and CloudFormation deployed
+    /// the resource again: a look for what an abandoned Create or replacement made leaves
+    /// what this resource owns but was made too late to be that (see [`made_too_late`]).
+    pub rerun_of_event_sent: Option<SystemTime>,
+    /// The function's time limit, which every run of the event has.
+    pub time_limit: Duration,
 }
 
 impl Context<'_> {
@@ -156,7 +164,15 @@ async fn remove_unreported_replacement(
     let Some(ends_by) = ctx.cut_off.checked_sub(AFTER_LAST_LOOK) else {
         return;
     };
-    let made_by_it = |found: &Association| made_by_unreported_replacement(found, known, &ctx.owner);
+    // A run again spares what was made after the event was sent: the replacement began
+    // before, but a later deployment's replacement made it since.
+    let made_by_it = |found: &Association| {
+        if !made_by_unreported_replacement(found, known, &ctx.owner) {
+            Some("not deleting an association this stack resource had before")
+        } else {
+            made_too_late(found, ctx.rerun_of_event_sent)
+        }
+    };
     let removed = async { remove_owned(ctx, ctx.eks.find(placement).await?, made_by_it).await };
     match tokio::time::timeout_at(ends_by, removed).await {
         Ok(Ok(())) => {}
@@ -261,16 +277,16 @@ pub async fn delete(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
             }
         }
     };
-    remove_owned(ctx, arns, |_| true).await?;
+    remove_owned(ctx, arns, |_| None).await?;
     Ok(done)
 }
 
-/// Deletes those of `arns` that this stack resource owns and that `also` allows; what is
-/// already gone is what a Delete wants anyway.
+/// Deletes those of `arns` that this stack resource owns and that `spare` names no reason to
+/// keep; what is already gone is what a Delete wants anyway.
 async fn remove_owned(
     ctx: &Context<'_>,
     arns: Vec<AssociationArn>,
-    also: impl Fn(&Association) -> bool,
+    spare: impl Fn(&Association) -> Option<&'static str>,
 ) -> Result<(), EksError> {
     for arn in arns {
         match ctx.eks.describe(&arn).await? {
@@ -278,13 +294,13 @@ async fn remove_owned(
             Some(found) if !ctx.owner.owns(&found.tags) => {
                 warn!(association = %arn, "not deleting an association this stack resource does not own")
             }
-            Some(found) if !also(&found) => {
-                info!(association = %arn, "not deleting an association this stack resource had before")
-            }
-            Some(_) => {
-                ctx.eks.delete(&arn).await?;
-                info!(association = %arn, "deleted");
-            }
+            Some(found) => match spare(&found) {
+                Some(why) => info!(association = %arn, "{why}"),
+                None => {
+                    ctx.eks.delete(&arn).await?;
+                    info!(association = %arn, "deleted");
+                }
+            },
         }
     }
     Ok(())
@@ -338,6 +354,10 @@ async fn remove_after_abandoned_create(
     desired: &DesiredAssociation,
     placeholder: bool,
 ) -> Result<(), EksError> {
+    // In a run again, when the first run's looks would have ended, had it begun when the
+    // event was sent: what the abandoned Create made, they would have seen (it began earlier,
+    // under the same limit).
+    let first_run_ended = ctx.rerun_of_event_sent.map(|sent| sent + ctx.time_limit);
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
     // What a removal met, until a later look gets through and removes what it finds or
@@ -350,7 +370,7 @@ async fn remove_after_abandoned_create(
         // The cluster is gone, and no Create can make anything there.
         Ok(None) => return Ok(()),
         Ok(Some(found)) => {
-            unremoved = remove_owned(ctx, found, |_| true)
+            unremoved = remove_owned(ctx, found, |found| made_too_late(found, first_run_ended))
                 .await
                 .inspect_err(removal_failed)
                 .err();
@@ -380,7 +400,7 @@ async fn remove_after_abandoned_create(
             Ok(Ok(None)) => return Ok(()),
             Ok(Ok(Some(found))) => {
                 failing = None;
-                unremoved = remove_owned(ctx, found, |_| true)
+                unremoved = remove_owned(ctx, found, |found| made_too_late(found, first_run_ended))
                     .await
                     .inspect_err(removal_failed)
                     .err();
@@ -407,6 +427,20 @@ async fn remove_after_abandoned_create(
             Ok(())
         }
         None => Ok(()),
+    }
+}
+
+/// Why a look for what an abandoned Create or replacement made leaves `found`, which this
+/// resource owns, in a run that may not be the event's first: it was made after `by`, or it
+/// is not known when. An earlier run may have answered before it was made, and CloudFormation
+/// then deployed the resource again, making it: Lambda runs an event again when its
+/// invocation failed, which a stored answer whose reply was lost does not prevent, and its
+/// queue may hand an event over twice. `None` (take it) when `by` is: a surely first run.
+fn made_too_late(found: &Association, by: Option<SystemTime>) -> Option<&'static str> {
+    let by = by?;
+    match found.created_at {
+        Some(made) if made <= by => None,
+        _ => Some("not deleting an association made after an earlier run of this event may have answered: a later deployment's"),
     }
 }
 

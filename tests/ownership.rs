@@ -72,6 +72,40 @@ async fn delete_with_an_invented_id_removes_the_create_cloudformation_gave_up_on
     );
 }
 
+/// Lambda runs an event again when its invocation failed, even when its answer was stored
+/// and only the reply lost, and CloudFormation has moved on. A Delete with an invented id run
+/// again after the resource was deployed anew must not take that deployment's association for
+/// the abandoned Create's; what is as old as the abandoned Create's, it still removes.
+#[tokio::test]
+async fn an_invented_id_delete_run_again_spares_what_a_later_deployment_made() {
+    let h = Harness::start().await;
+    let invented = "payments-PodIdentity-1XYZ";
+    // The next deployment's Create, after the rollback's Delete had answered.
+    let redeployed = h.create(properties()).await;
+    // Lambda's retry of that Delete, over a minute after CloudFormation sent it.
+    let run_again = |h: &Harness| {
+        let delete = h.event("Delete", properties(), Some(invented));
+        h.sent_ago(delete, Duration::from_secs(70))
+    };
+    let again = run_again(&h);
+    let response = h.send_within(&again, Duration::from_secs(10)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(
+        h.association_arns(),
+        std::slice::from_ref(&redeployed),
+        "the later deployment's association is left; logs:\n{}",
+        h.logs()
+    );
+    // One made before the first run's looks ended is the abandoned Create's, and goes.
+    assert!(h
+        .standin
+        .backdate_association(&redeployed, Duration::from_secs(120)));
+    let again = run_again(&h);
+    let response = h.send_within(&again, Duration::from_secs(10)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert!(h.association_arns().is_empty(), "{}", h.logs());
+}
+
 #[tokio::test]
 async fn a_delete_sent_while_its_create_still_runs_removes_what_that_create_then_makes() {
     let mut h = Harness::start().await;
@@ -245,6 +279,40 @@ async fn the_rollback_of_a_cancelled_replacement_removes_what_it_made() {
         vec![original],
         "nothing CloudFormation does not know of is left"
     );
+}
+
+/// A rollback Update run again (Lambda's retry, or its queue's duplicate) after the next
+/// deployment's replacement reported its association must not take that association for the
+/// cancelled replacement's; one made before the rollback was sent, it still removes.
+#[tokio::test]
+async fn a_rollback_run_again_spares_what_a_later_deployment_made() {
+    let h = Harness::start().await;
+    // The next deployment's replacement, reported (CloudFormation has not yet deleted the
+    // original in its clean-up).
+    let (original, moved, redeployed) = create_then_move(&h).await;
+    let run_again = |h: &Harness| {
+        let rollback = h.update(&original, moved.clone(), properties());
+        h.sent_ago(rollback, Duration::from_secs(70))
+    };
+    let again = run_again(&h);
+    let response = h.send(&again).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(
+        h.association_arns(),
+        vec![original.clone(), redeployed.clone()],
+        "the later deployment's association is left; logs:\n{}",
+        h.logs()
+    );
+    // Made after the original, and before the rollback was sent: the cancelled
+    // replacement's, and removed.
+    let backdate = |arn: &str, secs| {
+        h.standin
+            .backdate_association(arn, Duration::from_secs(secs))
+    };
+    assert!(backdate(&original, 100) && backdate(&redeployed, 80));
+    let response = h.send(&run_again(&h)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.association_arns(), vec![original], "{}", h.logs());
 }
 
 #[tokio::test]

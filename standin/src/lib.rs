@@ -421,6 +421,12 @@ impl Standin {
         lock(&self.shared().eks).insert(spec, &self.shared().ids)
     }
 
+    /// Makes the association `arn` as old as if it had been created `ago` earlier, for tests
+    /// of what goes by an association's age. False if there is no such association.
+    pub fn backdate_association(&self, arn: &str, ago: Duration) -> bool {
+        lock(&self.shared().eks).backdate(arn, ago.as_secs_f64())
+    }
+
     /// Deletes an association directly, as someone using the AWS CLI would.
     /// Returns it, or `None` when there is no such association.
     pub fn remove_association(&self, association: &Association) -> Option<Association> {

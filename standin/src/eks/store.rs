@@ -439,6 +439,18 @@ impl EksStore {
         Ok((summaries, next))
     }
 
+    /// Makes the association `arn` `seconds` older, as if created that much earlier (it keeps
+    /// its place in List's order). False if there is no such association.
+    pub fn backdate(&mut self, arn: &str, seconds: f64) -> bool {
+        match self.by_arn(arn) {
+            Ok(association) => {
+                association.created_at -= seconds;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     fn by_arn(&mut self, arn: &str) -> Result<&mut Association, EksError> {
         let not_found = || EksError::not_found(format!("Resource not found: {arn}"));
         let parsed = parse_association_arn(arn).ok_or_else(not_found)?;
