@@ -86,7 +86,7 @@ impl fmt::Display for Late {
 
 /// The soonest Lambda runs an event again after an invocation that failed: a minute after it
 /// ended, less some for the clocks.
-const SOONEST_RETRY: Duration = Duration::from_secs(50);
+pub const SOONEST_RETRY: Duration = Duration::from_secs(50);
 
 /// Whether this run of an event whose ResponseURL was `signed` so is its first, at `now`: it
 /// came sooner after CloudFormation sent it than Lambda runs an event again. Without the time

@@ -164,7 +164,7 @@ impl Progress {
 /// taken for an earlier run's: a margin for EKS's clock and Lambda's, well under the minute
 /// or more between two runs. Within it, an association this run made is not described
 /// moments after its Create, when a read might not see it yet.
-const CLOCKS_DIFFER_BY: Duration = Duration::from_secs(5);
+pub const CLOCKS_DIFFER_BY: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

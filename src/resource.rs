@@ -5,11 +5,12 @@ use crate::arn::AssociationArn;
 use crate::backoff::Backoff;
 use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
+use crate::late;
 use crate::plan::{
     changes, keep_by_arn, keep_by_state, made_by_unreported_replacement, Association, Owner,
     Replacement,
 };
-use crate::progress::Progress;
+use crate::progress::{Progress, CLOCKS_DIFFER_BY};
 use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -356,8 +357,19 @@ async fn remove_after_abandoned_create(
 ) -> Result<(), EksError> {
     // In a run again, when the first run's looks would have ended, had it begun when the
     // event was sent: what the abandoned Create made, they would have seen (it began earlier,
-    // under the same limit).
-    let first_run_ended = ctx.rerun_of_event_sent.map(|sent| sent + ctx.time_limit);
+    // under the same limit). A first run looks until its time is nearly up, so Lambda runs
+    // it again no sooner than its limit and a minute after the event was sent; a run sooner
+    // than that was held in Lambda's queue, is most likely the first, and takes everything
+    // (as the Create, held alike, may make its association after that time).
+    let rerun_after = ctx.time_limit + late::SOONEST_RETRY;
+    let first_run_ended = ctx
+        .rerun_of_event_sent
+        .filter(|sent| {
+            SystemTime::now()
+                .duration_since(*sent)
+                .is_ok_and(|age| age >= rerun_after)
+        })
+        .and_then(|sent| sent.checked_add(ctx.time_limit));
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
     // What a removal met, until a later look gets through and removes what it finds or
@@ -437,7 +449,8 @@ async fn remove_after_abandoned_create(
 /// invocation failed, which a stored answer whose reply was lost does not prevent, and its
 /// queue may hand an event over twice. `None` (take it) when `by` is: a surely first run.
 fn made_too_late(found: &Association, by: Option<SystemTime>) -> Option<&'static str> {
-    let by = by?;
+    // EKS's clock and CloudFormation's may differ; X-Amz-Date is cut to the second.
+    let by = by?.checked_add(CLOCKS_DIFFER_BY)?;
     match found.created_at {
         Some(made) if made <= by => None,
         _ => Some("not deleting an association made after an earlier run of this event may have answered: a later deployment's"),

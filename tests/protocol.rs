@@ -377,10 +377,18 @@ async fn an_event_whose_url_has_expired_changes_nothing_and_puts_nothing() {
         panic!("a late event's invocation succeeds: {outcome:?}");
     };
     assert_eq!(result["Status"], "FAILED", "{result}");
+    // Neither stored nor refused (the bucket refuses a PUT to an expired URL, as S3 does).
     assert!(
         h.standin.responses(&key).is_empty(),
         "no PUT to an expired URL"
     );
+    let refused: Vec<_> = h
+        .standin
+        .rejected_uploads()
+        .into_iter()
+        .filter(|put| put.key == key)
+        .collect();
+    assert!(refused.is_empty(), "no PUT to an expired URL: {refused:?}");
     assert_eq!(h.eks_operations().len(), calls, "no EKS call");
     assert_eq!(h.standin.associations().len(), 1, "the association stays");
     assert!(h.logs().contains("expired 10 min ago"), "{}", h.logs());

@@ -225,6 +225,9 @@ fn parse_amz_date(text: &str) -> Option<SystemTime> {
         return None;
     }
     let (year, month, day) = (digits(0..4)?, digits(4..6)?, digits(6..8)?);
+    if year < 1970 {
+        return None;
+    }
     let (hour, minute, second) = (digits(9..11)?, digits(11..13)?, digits(13..15)?);
     if !(1..=12).contains(&month)
         || !(1..=31).contains(&day)
@@ -599,6 +602,7 @@ mod tests {
             assert_eq!(parse_amz_date(&amz_date(at)), Some(at), "{}", amz_date(at));
         }
         assert_eq!(parse_amz_date("20261307T000000Z"), None, "month 13");
+        assert_eq!(parse_amz_date("00000101T000000Z"), None, "before 1970");
         assert_eq!(parse_amz_date("20261207 000000Z"), None);
         assert_eq!(parse_amz_date("2026120T0000000Z"), None);
     }
