@@ -2,6 +2,7 @@
 //! must change. Nothing here touches the network, so every rule is tested without one.
 
 use crate::arn::AssociationArn;
+use crate::progress::CLOCKS_DIFFER_BY;
 use crate::properties::{DesiredAssociation, Placement, OWNER_LOGICAL_ID_TAG, OWNER_STACK_TAG};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -153,6 +154,21 @@ pub fn made_by_unreported_replacement(
         && matches!((found.created_at, known.created_at), (Some(f), Some(k)) if f > k)
 }
 
+/// Why a look for what an abandoned Create or replacement made leaves `found`, which this
+/// resource owns, in a run that may not be the event's first: it was made after `by`, or it
+/// is not known when. An earlier run may have answered before it was made, and CloudFormation
+/// then deployed the resource again, making it: Lambda runs an event again when its
+/// invocation failed, which a stored answer whose reply was lost does not prevent, and its
+/// queue may hand an event over twice. `None` (take it) when `by` is: a surely first run.
+pub fn made_too_late(found: &Association, by: Option<SystemTime>) -> Option<&'static str> {
+    // EKS's clock and CloudFormation's may differ; X-Amz-Date is cut to the second.
+    let by = by?.checked_add(CLOCKS_DIFFER_BY)?;
+    match found.created_at {
+        Some(made) if made <= by => None,
+        _ => Some("not deleting an association made after an earlier run of this event may have answered: a later deployment's"),
+    }
+}
+
 /// The least an in-place Update must do to make `actual` match `desired`. Ownership tags are
 /// never removed, and are added when missing; tags starting with `aws:` belong to AWS.
 pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner) -> Changes {
@@ -258,6 +274,25 @@ mod tests {
             tags,
             created_at: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000)),
         }
+    }
+
+    #[test]
+    fn a_run_again_takes_only_what_was_made_by_its_bound_and_the_clocks_margin() {
+        let at = |secs| Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        let made = |secs| Association {
+            created_at: at(secs),
+            ..actual()
+        };
+        // A surely first run takes anything.
+        assert_eq!(made_too_late(&made(9_999), None), None);
+        assert_eq!(made_too_late(&made(1_000), at(1_000)), None);
+        assert_eq!(made_too_late(&made(1_005), at(1_000)), None, "within 5 s");
+        assert!(made_too_late(&made(1_006), at(1_000)).is_some());
+        let unknown = Association {
+            created_at: None,
+            ..actual()
+        };
+        assert!(made_too_late(&unknown, at(1_000)).is_some(), "no age");
     }
 
     #[test]

@@ -7,10 +7,10 @@ use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
 use crate::late;
 use crate::plan::{
-    changes, keep_by_arn, keep_by_state, made_by_unreported_replacement, Association, Owner,
-    Replacement,
+    changes, keep_by_arn, keep_by_state, made_by_unreported_replacement, made_too_late,
+    Association, Owner, Replacement,
 };
-use crate::progress::{Progress, CLOCKS_DIFFER_BY};
+use crate::progress::Progress;
 use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -439,21 +439,6 @@ async fn remove_after_abandoned_create(
             Ok(())
         }
         None => Ok(()),
-    }
-}
-
-/// Why a look for what an abandoned Create or replacement made leaves `found`, which this
-/// resource owns, in a run that may not be the event's first: it was made after `by`, or it
-/// is not known when. An earlier run may have answered before it was made, and CloudFormation
-/// then deployed the resource again, making it: Lambda runs an event again when its
-/// invocation failed, which a stored answer whose reply was lost does not prevent, and its
-/// queue may hand an event over twice. `None` (take it) when `by` is: a surely first run.
-fn made_too_late(found: &Association, by: Option<SystemTime>) -> Option<&'static str> {
-    // EKS's clock and CloudFormation's may differ; X-Amz-Date is cut to the second.
-    let by = by?.checked_add(CLOCKS_DIFFER_BY)?;
-    match found.created_at {
-        Some(made) if made <= by => None,
-        _ => Some("not deleting an association made after an earlier run of this event may have answered: a later deployment's"),
     }
 }
 
