@@ -357,7 +357,8 @@ async fn remove_after_abandoned_create(
 ) -> Result<(), EksError> {
     // In a run again, when the first run's looks would have ended, had it begun when the
     // event was sent: what the abandoned Create made, they would have seen (it began earlier,
-    // under the same limit). A first run looks until its time is nearly up, so Lambda runs
+    // under the same limit). That is past, so all that qualifies is there already: one look
+    // that gets through, and removes what it finds, is enough. A first run looks until its time is nearly up, so Lambda runs
     // it again no sooner than its limit and a minute after the event was sent; a run sooner
     // than that was held in Lambda's queue, is most likely the first, and takes everything
     // (as the Create, held alike, may make its association after that time).
@@ -386,6 +387,9 @@ async fn remove_after_abandoned_create(
                 .await
                 .inspect_err(removal_failed)
                 .err();
+            if first_run_ended.is_some() && unremoved.is_none() {
+                return Ok(());
+            }
             None
         }
         Err(error) => {
@@ -416,6 +420,9 @@ async fn remove_after_abandoned_create(
                     .await
                     .inspect_err(removal_failed)
                     .err();
+                if first_run_ended.is_some() && unremoved.is_none() {
+                    return Ok(());
+                }
             }
             Ok(Err(error)) => {
                 warn!(%error, "looking again failed; passed over");

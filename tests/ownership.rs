@@ -88,6 +88,7 @@ async fn an_invented_id_delete_run_again_spares_what_a_later_deployment_made() {
         h.sent_ago(delete, Duration::from_secs(70))
     };
     let again = run_again(&h);
+    h.standin.clear_eks_calls();
     let response = h.send_within(&again, Duration::from_secs(10)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(
@@ -95,6 +96,17 @@ async fn an_invented_id_delete_run_again_spares_what_a_later_deployment_made() {
         std::slice::from_ref(&redeployed),
         "the later deployment's association is left; logs:\n{}",
         h.logs()
+    );
+    // Past the first run's looks, nothing the abandoned Create could make is still to come:
+    // one look is enough, rather than the first run's whole wait.
+    let looks = h.eks_operations();
+    assert_eq!(
+        looks
+            .iter()
+            .filter(|op| *op == "ListPodIdentityAssociations")
+            .count(),
+        1,
+        "{looks:?}"
     );
     // One made before the first run's looks would have ended is the abandoned Create's, and
     // goes: made 64 s before this run, after the event was sent (70 s before), and before
