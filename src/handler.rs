@@ -15,7 +15,7 @@ use crate::event::{Incoming, Request, RequestType};
 use crate::late::{self, Late, Signed};
 use crate::plan::Owner;
 use crate::progress::Progress;
-use crate::resource::{self, Context, Failure, Success};
+use crate::resource::{self, Context, Failure, Rerun, Success};
 use crate::response::{data, provider_reason, Response, Status};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -287,8 +287,7 @@ impl Handler {
             progress,
             cut_off,
             account,
-            rerun_of_event_sent: rerun.event_sent,
-            time_limit: rerun.time_limit,
+            rerun,
         };
         // EKS throttles an account's calls together, so a stack that creates or deletes many
         // associations at once can be throttled for longer than the SDK's five attempts
@@ -458,16 +457,6 @@ pub fn decide(
         physical_id,
         data(association.as_ref()),
     )
-}
-
-/// Whether this run may be a later one of its event, as the operation needs to know (see
-/// `resource::Context::rerun_of_event_sent`). The undo of a failed event is of this run.
-#[derive(Debug, Clone, Copy, Default)]
-struct Rerun {
-    /// When CloudFormation sent the event, if this may not be its first run.
-    event_sent: Option<SystemTime>,
-    /// The function's time limit.
-    time_limit: Duration,
 }
 
 /// The id of a failed event that has none better (see [`resource::placeholder_id`]).

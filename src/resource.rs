@@ -78,12 +78,20 @@ pub struct Context<'a> {
     /// The account this function runs in, whose clusters it manages (from the ARN it was
     /// invoked by); `None` when that does not say.
     pub account: Option<String>,
+    /// Whether this may be a later run of its event (see [`Rerun`]).
+    pub rerun: Rerun,
+}
+
+/// Whether a run may be a later one of its event, and what a look for what an abandoned
+/// Create or replacement made then needs to know. An earlier run may have answered, and
+/// CloudFormation deployed the resource again since: such a look leaves what this resource
+/// owns but was made too late to be that (see [`made_too_late`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rerun {
     /// In a run that may not be the event's first, when CloudFormation sent the event (its
-    /// ResponseURL's signing time); `None` in a run that is surely the first, or when the
-    /// event does not say. An earlier run may have answered since, and CloudFormation deployed
-    /// the resource again: a look for what an abandoned Create or replacement made leaves
-    /// what this resource owns but was made too late to be that (see [`made_too_late`]).
-    pub rerun_of_event_sent: Option<SystemTime>,
+    /// ResponseURL's signing time); `None` in a run that is surely the first (the undo of a
+    /// failed event is of its run), or when the event does not say.
+    pub event_sent: Option<SystemTime>,
     /// The function's time limit, which every run of the event has.
     pub time_limit: Duration,
 }
@@ -171,7 +179,7 @@ async fn remove_unreported_replacement(
         if !made_by_unreported_replacement(found, known, &ctx.owner) {
             Some("not deleting an association this stack resource had before")
         } else {
-            made_too_late(found, ctx.rerun_of_event_sent)
+            made_too_late(found, ctx.rerun.event_sent)
         }
     };
     let removed = async { remove_owned(ctx, ctx.eks.find(placement).await?, made_by_it).await };
@@ -362,15 +370,16 @@ async fn remove_after_abandoned_create(
     // it again no sooner than its limit and a minute after the event was sent; a run sooner
     // than that was held in Lambda's queue, is most likely the first, and takes everything
     // (as the Create, held alike, may make its association after that time).
-    let rerun_after = ctx.time_limit + late::SOONEST_RETRY;
+    let rerun_after = ctx.rerun.time_limit + late::SOONEST_RETRY;
     let first_run_ended = ctx
-        .rerun_of_event_sent
+        .rerun
+        .event_sent
         .filter(|sent| {
             SystemTime::now()
                 .duration_since(*sent)
                 .is_ok_and(|age| age >= rerun_after)
         })
-        .and_then(|sent| sent.checked_add(ctx.time_limit));
+        .and_then(|sent| sent.checked_add(ctx.rerun.time_limit));
     let mut looked = Instant::now();
     let last_look = last_look(looked, ctx.cut_off);
     // What a removal met, until a later look gets through and removes what it finds or
