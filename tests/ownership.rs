@@ -72,6 +72,34 @@ async fn delete_with_an_invented_id_removes_the_create_cloudformation_gave_up_on
     );
 }
 
+/// A Delete that could not remove what it owns says so: a SUCCESS would have CloudFormation
+/// forget an association that is still there.
+#[tokio::test]
+async fn a_delete_eks_keeps_refusing_fails_and_leaves_the_association_named() {
+    let h = Harness::start().await;
+    let arn = h.create(properties()).await;
+    h.standin.inject(
+        FaultTarget::eks("DeletePodIdentityAssociation"),
+        Fault::status(403, "AccessDeniedException", "not allowed to delete"),
+        1000,
+    );
+    let by_arn = h.send(&h.event("Delete", properties(), Some(&arn))).await;
+    assert_failed(
+        &by_arn,
+        &["DeletePodIdentityAssociation", "not allowed to delete"],
+    );
+    assert_eq!(by_arn["PhysicalResourceId"], arn.as_str());
+    assert_eq!(h.association_arns(), vec![arn.clone()]);
+
+    // The same through an invented id: every look finds it, no removal gets through.
+    let invented = "payments-PodIdentity-1XYZ";
+    let delete = h.event("Delete", properties(), Some(invented));
+    let response = h.send_within(&delete, Duration::from_secs(10)).await;
+    assert_failed(&response, &["DeletePodIdentityAssociation"]);
+    assert_eq!(response["PhysicalResourceId"], invented);
+    assert_eq!(h.association_arns(), vec![arn]);
+}
+
 /// Lambda runs an event again when its invocation failed, even when its answer was stored
 /// and only the reply lost, and CloudFormation has moved on. A Delete with an invented id run
 /// again after the resource was deployed anew must not take that deployment's association for
@@ -476,6 +504,41 @@ async fn create_conflicting_with_a_foreign_association_fails_at_once() {
     let id = response["PhysicalResourceId"].as_str().unwrap();
     h.send(&h.event("Delete", properties(), Some(id))).await;
     assert_eq!(h.standin.associations().len(), 1);
+}
+
+#[tokio::test]
+async fn a_replacement_onto_a_foreign_association_fails_and_leaves_it_alone() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let other = foreign_in(&h, "billing");
+    let before = h.eks_operations().len();
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    let response = h.send(&h.update(&original, properties(), moved)).await;
+    assert_failed(&response, &[&other.association_id, "does not own"]);
+    // Nothing replaced: CloudFormation's rollback then returns to the original.
+    assert_eq!(response["PhysicalResourceId"], original.as_str());
+    let calls = &h.eks_operations()[before..];
+    for changing in [
+        "CreatePodIdentityAssociation",
+        "UpdatePodIdentityAssociation",
+        "DeletePodIdentityAssociation",
+        "TagResource",
+        "UntagResource",
+    ] {
+        assert!(
+            !calls.iter().any(|c| c == changing),
+            "{changing} in {calls:?}"
+        );
+    }
+    let after = h
+        .standin
+        .associations()
+        .into_iter()
+        .find(|a| a.association_arn == other.association_arn)
+        .expect("the foreign association is still there");
+    assert_eq!(after.tags, other.tags, "not adopted");
+    assert_eq!(after.role_arn, other.role_arn);
+    assert!(h.association_arns().contains(&original));
 }
 
 #[tokio::test]
