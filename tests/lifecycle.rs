@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_failed, properties, properties_with, Harness, STACK_ID};
+use common::{assert_attributes, assert_failed, properties, properties_with, Harness, STACK_ID};
 use serde_json::{json, Value};
 use standin::{Fault, FaultTarget, Invocation, Outcome};
 use std::time::Duration;
@@ -136,7 +136,7 @@ async fn tag_only_update_uses_tag_calls_only() {
     h.standin.clear_eks_calls();
     let new = properties_with(json!({"Tags": {"env": "prod"}}));
     let response = h.send(&h.update(&arn, properties(), new)).await;
-    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_attributes(&h, &response);
     assert_eq!(response["PhysicalResourceId"], arn);
     let tags = association(&h, &arn).unwrap().tags;
     assert_eq!(tags.get("env").map(String::as_str), Some("prod"));
@@ -192,7 +192,8 @@ async fn update_without_changes_does_nothing() {
     // CloudFormation sends Update when only, say, ServiceTimeout changed.
     let new = properties_with(json!({"ServiceTimeout": "600", "DisableSessionTags": "false"}));
     let response = h.send(&h.update(&arn, properties(), new)).await;
-    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_attributes(&h, &response);
+    assert_eq!(response["PhysicalResourceId"], arn);
     assert_eq!(h.eks_operations(), vec!["DescribePodIdentityAssociation"]);
 }
 
@@ -202,7 +203,7 @@ async fn namespace_change_is_a_replacement() {
     let old_arn = h.create(properties()).await;
     let new = properties_with(json!({"Namespace": "billing"}));
     let response = h.send(&h.update(&old_arn, properties(), new)).await;
-    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_attributes(&h, &response);
     let new_arn = response["PhysicalResourceId"].as_str().unwrap();
     assert_ne!(new_arn, old_arn, "a replacement returns a new id");
     assert_eq!(association(&h, new_arn).unwrap().namespace, "billing");
@@ -278,6 +279,37 @@ async fn target_role_is_set_and_cleared_in_place() {
     let cleared = association(&h, &arn).unwrap();
     assert_eq!(cleared.target_role_arn, None);
     assert_eq!(cleared.external_id, None);
+}
+
+/// An in-place update sends only what changed: a target role left alone keeps its
+/// ExternalId, which the target role's trust policy names.
+#[tokio::test]
+async fn an_in_place_update_leaves_the_other_settings_as_they_were() {
+    let h = Harness::start().await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let old = properties_with(json!({
+        "TargetRoleArn": "arn:aws:iam::444455556666:role/data",
+        "DisableSessionTags": "true",
+        "Policy": policy,
+    }));
+    let arn = h.create(old.clone()).await;
+    let before = association(&h, &arn).unwrap();
+    assert!(before.external_id.is_some());
+    let mut new = old.clone();
+    new["RoleArn"] = json!("arn:aws:iam::111122223333:role/payments-api-v2");
+    let response = h.send(&h.update(&arn, old, new)).await;
+    assert_attributes(&h, &response);
+    assert_eq!(response["PhysicalResourceId"], arn);
+    let after = association(&h, &arn).unwrap();
+    assert_eq!(
+        after.role_arn,
+        "arn:aws:iam::111122223333:role/payments-api-v2"
+    );
+    assert_eq!(after.target_role_arn, before.target_role_arn);
+    assert_eq!(after.external_id, before.external_id);
+    assert!(after.disable_session_tags);
+    assert_eq!(after.policy, before.policy);
+    assert_eq!(after.tags, before.tags);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_failed, properties, properties_with, throttled, Harness};
+use common::{assert_attributes, assert_failed, properties, properties_with, throttled, Harness};
 use serde_json::{json, Value};
 use standin::{AssociationSpec, Fault, FaultTarget};
 use std::time::Duration;
@@ -569,7 +569,7 @@ async fn rollback_of_a_replacement_returns_to_the_original_association() {
     let rollback = h
         .send(&h.update(&new_arn, moved.clone(), properties()))
         .await;
-    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_attributes(&h, &rollback);
     assert_eq!(
         rollback["PhysicalResourceId"],
         original.as_str(),

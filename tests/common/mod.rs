@@ -324,3 +324,24 @@ pub fn assert_failed(response: &Value, needles: &[&str]) {
         "a FAILED response still has a PhysicalResourceId"
     );
 }
+
+/// Asserts a SUCCESS response whose attributes (what `Fn::GetAtt` reads) describe the
+/// association its PhysicalResourceId names, as the stand-in holds it now.
+pub fn assert_attributes(h: &Harness, response: &Value) {
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    let arn = response["PhysicalResourceId"].as_str().unwrap_or_default();
+    let held = h
+        .standin
+        .associations()
+        .into_iter()
+        .find(|a| a.association_arn == arn)
+        .unwrap_or_else(|| panic!("no association {arn}"));
+    let data = &response["Data"];
+    assert_eq!(data["AssociationArn"], arn, "{response}");
+    assert_eq!(data["AssociationId"], held.association_id, "{response}");
+    assert_eq!(
+        data["ExternalId"],
+        held.external_id.unwrap_or_default(),
+        "{response}"
+    );
+}
