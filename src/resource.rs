@@ -220,8 +220,10 @@ async fn converge(
     // passable, or still unknown to IAM after the propagation window) then fails the event
     // having changed nothing, rather than leave the new tags on the old settings.
     if !changes.settings.is_empty() {
-        association =
-            retry_iam_propagation(|| ctx.eks.update(&arn, &changes.settings, &ctx.token)).await?;
+        association = retry_iam_propagation(ctx.cut_off, || {
+            ctx.eks.update(&arn, &changes.settings, &ctx.token)
+        })
+        .await?;
     }
     // Removed tags go first: with the tags at EKS's limit, a key added before another is
     // removed would be one too many, and EKS refuses the whole TagResource.
@@ -530,6 +532,20 @@ async fn replace(
 /// How long a Create keeps retrying a conflict with an association that is being deleted
 /// (EKS deletes are eventually consistent: the triple stays taken for a few seconds).
 const CONFLICT_WINDOW: Duration = Duration::from_secs(30);
+/// How long a Create has retried conflicts: [`CONFLICT_WINDOW`] from the first, not from the
+/// first try, as time spent waiting out IAM propagation is not time the delete had.
+#[derive(Debug, Default)]
+struct ConflictWindow {
+    opened: Option<Instant>,
+}
+
+impl ConflictWindow {
+    /// Whether a conflict met now may still be retried; the first one opens the window.
+    fn still_open(&mut self) -> bool {
+        self.opened.get_or_insert_with(Instant::now).elapsed() < CONFLICT_WINDOW
+    }
+}
+
 /// How long a role may take to propagate through IAM (Terraform's figure).
 const IAM_PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
 
@@ -543,7 +559,7 @@ async fn create_association(
     ])?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
-    let started = Instant::now();
+    let mut conflicts = ConflictWindow::default();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(5));
     loop {
         let send = || async {
@@ -556,7 +572,7 @@ async fn create_association(
             }
             outcome
         };
-        let error = match retry_iam_propagation(send).await {
+        let error = match retry_iam_propagation(ctx.cut_off, send).await {
             Ok(association) => {
                 let association = still_there(ctx, association).await?;
                 info!(association = %association.arn, "created");
@@ -585,7 +601,7 @@ async fn create_association(
                 return Err(conflict(desired, &existing.id));
             }
             // Listed nowhere yet still in use: a delete that EKS has not finished.
-            None if started.elapsed() < CONFLICT_WINDOW => {
+            None if conflicts.still_open() => {
                 let pause = backoff.next_pause();
                 warn!(?pause, message = %error.message, "the service account is still taken by a deleted association; retrying");
                 tokio::time::sleep(pause).await;
@@ -659,26 +675,50 @@ fn conflict(desired: &DesiredAssociation, existing: &str) -> Failure {
     ))
 }
 
+/// The least time a call retried for IAM propagation must have before the cut-off: EKS
+/// answers such a call at once, yes or no.
+const PROPAGATION_CALL_NEEDS: Duration = Duration::from_secs(3);
+
 /// Retries a call while EKS says the role does not exist yet, which is how it answers for a
-/// role created moments before while IAM propagates it. The deadline guard may end it sooner.
-async fn retry_iam_propagation<T, F, Fut>(mut call: F) -> Result<T, EksError>
+/// role created moments before while IAM propagates it: for [`IAM_PROPAGATION_WINDOW`], or
+/// while another try can end before `cut_off`. Then EKS's refusal is the answer, saying how
+/// long it was retried, rather than the deadline's "Timed out", which would hide a RoleArn
+/// that does not exist behind advice to raise a limit.
+async fn retry_iam_propagation<T, F, Fut>(cut_off: Instant, mut call: F) -> Result<T, EksError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, EksError>>,
 {
     let started = Instant::now();
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(10));
+    let mut tries = 0;
     loop {
+        tries += 1;
         match call().await {
-            Err(error)
-                if error.is_iam_propagation() && started.elapsed() < IAM_PROPAGATION_WINDOW =>
-            {
+            Err(mut error) if error.is_iam_propagation() => {
                 let pause = backoff.next_pause();
-                warn!(
-                    ?pause,
-                    "the role is not visible to EKS yet (IAM propagation); retrying"
-                );
-                tokio::time::sleep(pause).await;
+                let in_window = started.elapsed() < IAM_PROPAGATION_WINDOW;
+                if in_window && Instant::now() + pause + PROPAGATION_CALL_NEEDS <= cut_off {
+                    warn!(
+                        ?pause,
+                        "the role is not visible to EKS yet (IAM propagation); retrying"
+                    );
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                if tries > 1 {
+                    let until = if in_window {
+                        "until the event's time ran short"
+                    } else {
+                        "the time IAM may take to make a new role visible"
+                    };
+                    error.message = format!(
+                        "{} (tried {tries} times over {:.1} s, {until})",
+                        error.message,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                return Err(error);
             }
             outcome => return outcome,
         }
@@ -688,6 +728,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_conflict_window_opens_at_the_first_conflict() {
+        let mut conflicts = ConflictWindow::default();
+        // A minute of IAM propagation before any conflict does not count.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(conflicts.still_open());
+        tokio::time::advance(CONFLICT_WINDOW - Duration::from_secs(1)).await;
+        assert!(conflicts.still_open());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!conflicts.still_open());
+    }
 
     #[test]
     fn a_delete_waits_for_an_abandoned_create_as_long_as_its_time_allows() {

@@ -362,16 +362,53 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
         Fault::status(400, "InvalidParameterException", message),
         1000,
     );
+    // 8 s: a cut-off 1.6 s before it, and so time for at least one retry.
     let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(5)).await;
+    let outcome = h.invoke(&event, Duration::from_secs(8)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let responses = h.responses(&event);
     assert_eq!(responses.len(), 1);
-    assert_failed(&responses[0], &["Timed out"]);
+    // EKS's own answer, not the deadline's "Timed out" with advice to raise a limit: the
+    // role may simply not exist.
+    assert_failed(
+        &responses[0],
+        &[message, "times over", "until the event's time ran short"],
+    );
+    assert!(!responses[0]["Reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Timed out"));
+    // Refused each time, so nothing was made, and its Delete calls nothing.
+    let id = responses[0]["PhysicalResourceId"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        id.starts_with("cfn-eks-pod-identity-nothing-created-"),
+        "{id}"
+    );
+    assert!(h.statuses_of(CREATE).len() >= 2, "retried at least once");
     assert!(
         h.ended_before_the_deadline(),
         "the answer came after the deadline"
     );
+
+    // The same for an in-place update to a role that does not exist: EKS's answer, and the
+    // association as it was.
+    h.standin.clear_faults();
+    let arn = h.create(properties()).await;
+    h.standin.inject(
+        FaultTarget::eks("UpdatePodIdentityAssociation"),
+        Fault::status(400, "InvalidParameterException", message),
+        1000,
+    );
+    let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/typo"}));
+    let update = h.update(&arn, properties(), new);
+    let outcome = h.invoke(&update, Duration::from_secs(8)).await;
+    assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
+    let responses = h.responses(&update);
+    assert_eq!(responses.len(), 1);
+    assert_failed(&responses[0], &[message, "times over"]);
+    assert_eq!(responses[0]["PhysicalResourceId"], arn.as_str());
 }
 
 /// Sends a Create, in a function given `timeout`, while the bucket meets the next `count`
