@@ -102,7 +102,7 @@ where
             warn!(left = ?deadline.saturating_duration_since(Instant::now()), "out of time");
             let reason = match limit {
                 Limit::Lambda => format!(
-                    "Timed out: EKS did not answer within the {}s the function had before its deadline. \
+                    "Timed out: the operation did not finish within the {}s the function had before its deadline. \
                      Check the function's network route to EKS, or raise its timeout (behind a CDK \
                      Provider, to 14 minutes at most: the framework's own function has 15).",
                     total.as_secs()
@@ -203,7 +203,14 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(5);
         let outcome = supervise(|_| async { panic!("boom") }, deadline, Limit::Lambda).await;
         let failure = outcome.unwrap_err();
-        assert!(failure.reason.contains("boom"), "{}", failure.reason);
+        assert!(
+            failure
+                .reason
+                .starts_with("Internal error in cfn-eks-pod-identity: boom."),
+            "{}",
+            failure.reason
+        );
+        assert!(!failure.transient, "a panic is not run again");
         // The same runtime still runs the next operation.
         assert_eq!(
             supervise(|_| async { Ok(success()) }, deadline, Limit::Lambda).await,

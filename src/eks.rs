@@ -685,5 +685,18 @@ mod tests {
             config.app_name().map(|a| a.to_string()).as_deref(),
             Some("platform-team")
         );
+        // The bounds the Delete's looks and the README's retry table count on.
+        let timeouts = config.timeout_config().expect("a timeout configuration");
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(std::time::Duration::from_secs(20))
+        );
+        assert_eq!(
+            timeouts.connect_timeout(),
+            Some(crate::http::CONNECT_TIMEOUT)
+        );
+        let retries = config.retry_config().expect("a retry configuration");
+        assert_eq!(retries.max_attempts(), 5);
+        assert_eq!(retries.max_backoff(), std::time::Duration::from_secs(10));
     }
 }

@@ -698,6 +698,33 @@ async fn a_role_in_another_account_is_refused_naming_role_arn() {
 
 /// The account is the one in the ARN Lambda invokes the function by (an alias here), not a
 /// fixed one; an ARN that names none checks nothing, and leaves the answer to EKS.
+/// Every rule broken is in one Reason, so that a template is fixed in one deployment, not one
+/// property a deployment; and nothing is sent.
+#[tokio::test]
+async fn every_broken_rule_is_reported_at_once_before_eks_is_called() {
+    let h = Harness::start().await;
+    let mut bad =
+        properties_with(json!({"Namespace": "Bad_", "Tags": [{"Key": "aws:x", "Value": "1"}]}));
+    bad["RoleARN"] = json!("arn:aws:iam::111122223333:role/payments-api");
+    let response = h.send(&h.event("Create", bad, None)).await;
+    assert_failed(&response, &["Namespace", "Bad_", "RoleARN", "Tags", "aws:"]);
+
+    // The two checks made where a value is sent report together too.
+    let repeated = r#"{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}"#;
+    let both = properties_with(json!({
+        "RoleArn": "arn:aws:iam::444455556666:role/payments-api",
+        "DisableSessionTags": "true",
+        "Policy": repeated,
+    }));
+    let response = h.send(&h.event("Create", both, None)).await;
+    assert_failed(
+        &response,
+        &["Policy", "repeat a key", "RoleArn", "444455556666"],
+    );
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+    assert!(h.standin.associations().is_empty());
+}
+
 #[tokio::test]
 async fn the_roles_account_is_compared_with_the_one_lambda_invokes_the_function_in() {
     let h = Harness::start().await;

@@ -193,6 +193,39 @@ async fn response_mode_can_be_forced() {
     assert!(h.responses(&event).is_empty());
 }
 
+/// A value the function does not know is logged and read as `auto`: each event is answered
+/// the way its ServiceToken says, rather than the function refusing every event.
+#[tokio::test]
+async fn an_unknown_response_mode_is_logged_and_taken_as_auto() {
+    let h = Harness::start_with(&[("CFN_RESPONSE_MODE", "bogus")]).await;
+    let direct = h.event("Create", properties(), None);
+    let response = h.send(&direct).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    assert_eq!(h.responses(&direct).len(), 1);
+
+    let framework = via_framework(h.event(
+        "Create",
+        properties_with(json!({"ServiceAccount": "framework"})),
+        None,
+    ));
+    let Outcome::Response(result) = h.invoke(&framework, Duration::from_secs(30)).await else {
+        panic!("behind the framework, the result is returned");
+    };
+    assert!(result["PhysicalResourceId"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("arn:aws:eks:"));
+    assert!(
+        h.responses(&framework).is_empty(),
+        "no PUT behind the framework"
+    );
+    assert!(
+        h.logs().contains("must be direct, provider or auto"),
+        "{}",
+        h.logs()
+    );
+}
+
 #[tokio::test]
 async fn unknown_or_missing_request_types_fail_without_eks_calls() {
     let h = Harness::start().await;
@@ -235,7 +268,10 @@ async fn the_deadline_is_answered_with_failed_when_eks_hangs() {
     );
     let event = h.event("Create", properties(), None);
     let response = h.send_within(&event, Duration::from_secs(4)).await;
-    assert_failed(&response, &["Timed out"]);
+    // The function's own limit was the one reached, and the Reason says which to raise.
+    assert_failed(&response, &["Timed out", "raise its timeout"]);
+    let reason = response["Reason"].as_str().unwrap_or_default();
+    assert!(!reason.contains("ServiceTimeout"), "{reason}");
     assert!(h.ended_before_the_deadline(), "answered after the deadline");
 
     // The process is still serving: the next event works.
@@ -392,6 +428,31 @@ async fn an_event_whose_url_has_expired_changes_nothing_and_puts_nothing() {
     assert_eq!(h.eks_operations().len(), calls, "no EKS call");
     assert_eq!(h.standin.associations().len(), 1, "the association stays");
     assert!(h.logs().contains("expired 10 min ago"), "{}", h.logs());
+}
+
+/// A late event's answer is only a courtesy: CloudFormation no longer reads it. Its
+/// invocation succeeds whether or not the PUT gets through, since failing it would have
+/// Lambda run the event twice more, for nothing.
+#[tokio::test]
+async fn a_late_event_whose_answer_cannot_be_delivered_still_succeeds() {
+    let h = Harness::start().await;
+    h.standin.inject(
+        FaultTarget::Bucket,
+        Fault::status(503, "SlowDown", "Please reduce your request rate."),
+        1000,
+    );
+    let create = h.sent_ago(
+        h.event("Create", properties(), None),
+        Duration::from_secs(70 * 60),
+    );
+    let outcome = h.invoke(&create, Duration::from_secs(5)).await;
+    let Outcome::Response(result) = outcome else {
+        panic!("a late event's invocation succeeds, delivered or not: {outcome:?}");
+    };
+    assert_eq!(result["Status"], "FAILED", "{result}");
+    assert!(h.responses(&create).is_empty());
+    assert!(h.standin.injected_fault_count() >= 1, "the PUT was tried");
+    assert!(h.eks_operations().is_empty(), "no EKS call");
 }
 
 /// An event that waited in Lambda's queue has only what is left of CloudFormation's wait,
