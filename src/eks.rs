@@ -163,9 +163,10 @@ impl EksError {
             ) => ErrorKind::Refused,
             _ => ErrorKind::Other,
         };
-        let message = match error.message() {
-            Some(message) => message.to_owned(),
-            None => aws_sdk_eks::error::DisplayErrorContext(&error).to_string(),
+        let message = match (error.message(), status) {
+            (Some(message), _) => message.to_owned(),
+            (None, Some(status)) => format!("{} (HTTP status {status})", causes(&error)),
+            (None, None) => causes(&error),
         };
         EksError {
             operation,
@@ -229,6 +230,23 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
         .set_use_dual_stack(environment.use_dual_stack)
         .set_app_name(environment.app_name);
     config.build()
+}
+
+/// An error without a message from EKS (no answer came, or one that was not EKS's) as its
+/// chain of causes: "dispatch failure: io error: ...: Connection reset by peer". The SDK's
+/// `DisplayErrorContext` gives the same, then the whole error's Debug form, which repeats it
+/// at several times the length in a Reason CloudFormation shows.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let message = error.to_string();
+        if !text.contains(&message) {
+            text = format!("{text}: {message}");
+        }
+        cause = error.source();
+    }
+    text
 }
 
 /// Watches the attempts of one call (the SDK retries within it) to tell whether any may have
@@ -664,6 +682,35 @@ mod tests {
             assert!(!error.changed_nothing(), "{code}");
         }
         assert!(from(500, "ServerException").is_transient());
+    }
+
+    /// Without a message from EKS, the Reason gets the causes, once each, and the status of
+    /// an answer that was not EKS's, not the SDK's Debug form of the same.
+    #[test]
+    fn an_error_without_a_message_reads_as_its_causes() {
+        use aws_sdk_eks::config::http::HttpResponse;
+        use aws_sdk_eks::error::{ErrorMetadata, SdkError};
+        use aws_sdk_eks::operation::create_pod_identity_association::CreatePodIdentityAssociationError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        use aws_smithy_types::body::SdkBody;
+        const OP: &str = "CreatePodIdentityAssociation";
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let error: SdkError<CreatePodIdentityAssociationError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(reset)));
+        let error = EksError::from_sdk(OP, error);
+        assert_eq!(error.message, "dispatch failure: io error: reset by peer");
+        assert_eq!(error.kind, ErrorKind::Other);
+
+        let raw = HttpResponse::new(502.try_into().unwrap(), SdkBody::from("<html>"));
+        let generic = CreatePodIdentityAssociationError::generic(ErrorMetadata::builder().build());
+        let error = EksError::from_sdk(OP, SdkError::service_error(generic, raw));
+        assert!(
+            error.message.ends_with("(HTTP status 502)"),
+            "{}",
+            error.message
+        );
+        assert!(!error.message.contains("ServiceError"), "{}", error.message);
+        assert!(error.is_transient());
     }
 
     #[test]

@@ -326,6 +326,39 @@ async fn a_replacement_whose_answer_was_lost_is_removed_before_the_update_answer
     assert_eq!(h.association_arns(), vec![original]);
 }
 
+/// When the clean-up after a failure fails too, the Reason says so, and what may be left:
+/// the user is not told the stack is clean when it is not.
+#[tokio::test]
+async fn a_failed_replacement_whose_clean_up_fails_too_says_what_may_be_left() {
+    let h = Harness::start().await;
+    let original = h.create(properties()).await;
+    let moved = properties_with(json!({"Namespace": "billing"}));
+    h.lose_create_answers();
+    h.standin.inject(
+        FaultTarget::eks("DeletePodIdentityAssociation"),
+        Fault::status(403, "AccessDeniedException", "not allowed to delete"),
+        1000,
+    );
+    let failed = h.send(&h.update(&original, properties(), moved)).await;
+    assert_failed(
+        &failed,
+        &[
+            "CreatePodIdentityAssociation",
+            "failed too",
+            "DeletePodIdentityAssociation",
+            "may be left on EKS",
+        ],
+    );
+    let reason = failed["Reason"].as_str().unwrap_or_default();
+    assert!(!reason.contains("It was cleaned up"), "{reason}");
+    assert_eq!(failed["PhysicalResourceId"], original.as_str());
+    assert_eq!(
+        h.standin.associations().len(),
+        2,
+        "the replacement is still there"
+    );
+}
+
 #[tokio::test]
 async fn the_rollback_of_a_cancelled_replacement_removes_what_it_made() {
     let h = Harness::start().await;
