@@ -181,6 +181,34 @@ pub fn account_of(text: &str) -> Option<&str> {
     (arn == "arn" && is_account && parts.next().is_some()).then_some(account)
 }
 
+/// The partition an ARN names (`arn:PARTITION:...`), when it reads as one.
+pub fn partition_of(text: &str) -> Option<&str> {
+    let mut parts = text.split(':');
+    let (arn, partition) = (parts.next()?, parts.next()?);
+    (arn == "arn" && is_partition(partition)).then_some(partition)
+}
+
+/// Where this function runs, from the ARN Lambda invokes it by: its partition, the only one
+/// whose roles EKS can pass it, and its account, whose clusters it manages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    /// `aws`, `aws-cn`, `aws-us-gov`, …
+    pub partition: String,
+    /// The 12-digit account.
+    pub account: String,
+}
+
+impl Home {
+    /// The partition and account of the ARN Lambda invoked the function by; `None` when it
+    /// names no account (a local emulator may invent a name), so that nothing is checked.
+    pub fn of(function_arn: &str) -> Option<Home> {
+        Some(Home {
+            partition: partition_of(function_arn)?.to_owned(),
+            account: account_of(function_arn)?.to_owned(),
+        })
+    }
+}
+
 /// Whether the text is an SNS topic ARN.
 pub fn is_sns_topic(text: &str) -> bool {
     let mut parts = text.split(':');
@@ -206,6 +234,20 @@ mod tests {
         );
         assert_eq!(account_of("arn:aws:iam::444455556666"), None, "no resource");
         assert_eq!(account_of("cfn-eks-pod-identity"), None);
+        assert_eq!(
+            Home::of("arn:aws-cn:lambda:cn-north-1:111122223333:function:f:live"),
+            Some(Home {
+                partition: "aws-cn".to_owned(),
+                account: "111122223333".to_owned()
+            })
+        );
+        assert_eq!(Home::of("arn:aws:lambda:us-east-1:4444:function:f"), None);
+        assert_eq!(Home::of("cfn-eks-pod-identity"), None);
+        assert_eq!(
+            partition_of("arn:aws-us-gov:iam::111122223333:role/r"),
+            Some("aws-us-gov")
+        );
+        assert_eq!(partition_of("arn:AWS:iam::111122223333:role/r"), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! PhysicalResourceId, delivered before the deadline: PUT to the ResponseURL in direct mode,
 //! returned as the invocation's result behind the CDK provider framework.
 
-use crate::arn::{account_of, is_sns_topic, lambda_function_name};
+use crate::arn::{is_sns_topic, lambda_function_name, Home};
 use crate::backoff::Backoff;
 use crate::deadline::{deadline_for, may_run_again, supervise, undo_deadline, Limit};
 use crate::delivery::{deliver, ResponseUrl};
@@ -128,7 +128,7 @@ impl Handler {
         deadline: SystemTime,
         invoked_function_arn: &str,
     ) -> Result<Value, lambda_runtime::Error> {
-        let account = account_of(invoked_function_arn).map(str::to_owned);
+        let home = Home::of(invoked_function_arn);
         let request = Request::from_incoming(incoming);
         let mode = mode(&request, &self.settings);
         let span = info_span!(
@@ -188,7 +188,7 @@ impl Handler {
                 |cut_off| {
                     Box::pin(async move {
                         handler
-                            .run_operation(&request, progress, cut_off, account, rerun)
+                            .run_operation(&request, progress, cut_off, home, rerun)
                             .await
                     })
                 }
@@ -273,7 +273,7 @@ impl Handler {
         request: &Request,
         progress: Progress,
         cut_off: Instant,
-        account: Option<String>,
+        home: Option<Home>,
         rerun: Rerun,
     ) -> Result<Success, Failure> {
         let ctx = Context {
@@ -286,7 +286,7 @@ impl Handler {
             token: request_token(request),
             progress,
             cut_off,
-            account,
+            home,
             rerun,
         };
         // EKS throttles an account's calls together, so a stack that creates or deletes many

@@ -1,10 +1,11 @@
 //! The resource's schema: which properties exist, what each must look like, and which force a
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
-//! One rule waits until a policy is about to be sent, so that associations made before it stay
-//! manageable: see [`DesiredAssociation::check_policy_to_send`].
+//! Three rules wait until a value is about to be sent: a policy's, so that associations made
+//! before it stay manageable, and the roles', which need to know where the function runs (see
+//! the `check_*_to_send` methods of [`DesiredAssociation`]).
 
-use crate::arn::{is_cluster_name, is_region, role_arn_problem};
+use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -355,23 +356,55 @@ impl DesiredAssociation {
         refused("Policy", self.policy_repeats_a_key.clone())
     }
 
-    /// Refuses a RoleArn in another account than `account`, the cluster's (this function's:
-    /// it manages the clusters of its own account). EKS passes no role across accounts, and
-    /// its refusal ("Cross-account pass role is not allowed") does not name the property.
-    /// Checked where the role would be sent, as the policy is.
-    pub fn check_role_to_send(&self, account: &str) -> Result<(), PropertyErrors> {
-        let elsewhere = crate::arn::account_of(&self.role_arn).filter(|a| *a != account);
-        refused(
-            "RoleArn",
-            elsewhere.map(|other| {
-                format!(
-                    "must be a role in the cluster's account, {account}, not {other}: EKS passes \
-                     no role to another account. For a role in another account, set it as \
-                     TargetRoleArn, with RoleArn a role here that it trusts"
-                )
-            }),
-        )
+    /// Refuses a RoleArn EKS would refuse without naming it: one in another account than
+    /// `home`'s, the cluster's (this function manages the clusters of its own account): EKS
+    /// passes no role across accounts ("Cross-account pass role is not allowed"); or in
+    /// another partition, as in a template copied from one, which EKS cannot find and so
+    /// answers as a role that does not exist yet, retried as IAM propagation. Checked where
+    /// the role would be sent, as the policy is.
+    pub fn check_role_to_send(&self, home: &Home) -> Result<(), PropertyErrors> {
+        let partition = other_partition("RoleArn", &self.role_arn, home);
+        let account = crate::arn::account_of(&self.role_arn)
+            .filter(|a| *a != home.account)
+            .map(|other| PropertyError {
+                property: "RoleArn".to_owned(),
+                rule: format!(
+                    "must be a role in the cluster's account, {}, not {other}: EKS passes \
+                         no role to another account. For a role in another account, set it as \
+                         TargetRoleArn, with RoleArn a role here that it trusts",
+                    home.account
+                ),
+            });
+        let errors: Vec<PropertyError> = partition.into_iter().chain(account).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PropertyErrors(errors))
+        }
     }
+
+    /// Refuses a TargetRoleArn in another partition than `home`'s, for the same reason as a
+    /// RoleArn (see [`Self::check_role_to_send`]); another account is what it is for.
+    pub fn check_target_role_to_send(&self, home: &Home) -> Result<(), PropertyErrors> {
+        match self.target_role_arn.as_deref() {
+            Some(target) => other_partition("TargetRoleArn", target, home)
+                .map_or(Ok(()), |error| Err(PropertyErrors(vec![error]))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The error naming `property`, when its `role` is in another partition than `home`'s.
+fn other_partition(property: &str, role: &str, home: &Home) -> Option<PropertyError> {
+    let partition = crate::arn::partition_of(role).filter(|p| *p != home.partition)?;
+    Some(PropertyError {
+        property: property.to_owned(),
+        rule: format!(
+            "must be a role in this function's partition, {}, not {partition}: roles are not \
+             shared across partitions (was the template written for another one?)",
+            home.partition
+        ),
+    })
 }
 
 /// The error naming `property`, when it breaks `rule`.
@@ -672,32 +705,60 @@ mod tests {
         assert!(desired.tags.is_empty(), "an empty string is no tags");
     }
 
-    #[test]
-    fn checks_made_where_a_value_is_sent_report_together() {
-        let mut p = valid();
-        p.insert("DisableSessionTags".into(), json!("true"));
-        p.insert("Policy".into(), json!(r#"{"Version":"1","Version":"2"}"#));
-        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
-        let both = PropertyErrors::together([
-            desired.check_policy_to_send(),
-            desired.check_role_to_send("444455556666"),
-        ])
-        .unwrap_err();
-        let properties: Vec<&str> = both.0.iter().map(|e| e.property.as_str()).collect();
-        assert_eq!(properties, ["Policy", "RoleArn"]);
-        assert_eq!(PropertyErrors::together([Ok(()), Ok(())]), Ok(()));
+    /// Where this function would run: the partition and account of the ARN it is invoked by.
+    fn home(partition: &str, account: &str) -> Home {
+        Home {
+            partition: partition.to_owned(),
+            account: account.to_owned(),
+        }
     }
 
     #[test]
     fn a_role_of_another_account_is_read_but_not_to_be_sent() {
         let desired = DesiredAssociation::from_properties(&valid(), "us-east-1").unwrap();
-        assert_eq!(desired.check_role_to_send("111122223333"), Ok(()));
-        let refused = desired.check_role_to_send("444455556666").unwrap_err();
+        assert_eq!(
+            desired.check_role_to_send(&home("aws", "111122223333")),
+            Ok(())
+        );
+        let refused = desired
+            .check_role_to_send(&home("aws", "444455556666"))
+            .unwrap_err();
         assert_eq!(refused.0.len(), 1);
         assert_eq!(refused.0[0].property, "RoleArn");
         for needle in ["444455556666", "111122223333", "TargetRoleArn"] {
             assert!(refused.0[0].rule.contains(needle), "{refused}");
         }
+    }
+
+    /// A template written for the commercial partition, deployed in China: the same account
+    /// number, but a role EKS cannot find, whose refusal looks like IAM propagation.
+    #[test]
+    fn roles_of_another_partition_are_not_to_be_sent() {
+        let mut p = valid();
+        p.insert(
+            "TargetRoleArn".into(),
+            json!("arn:aws:iam::444455556666:role/data"),
+        );
+        let desired = DesiredAssociation::from_properties(&p, "cn-north-1").unwrap();
+        let china = home("aws-cn", "111122223333");
+        let refused = desired.check_role_to_send(&china).unwrap_err();
+        assert_eq!(refused.0.len(), 1, "{refused}");
+        assert_eq!(refused.0[0].property, "RoleArn");
+        for needle in ["aws-cn", "not aws:", "partition"] {
+            assert!(refused.0[0].rule.contains(needle), "{refused}");
+        }
+        let refused = desired.check_target_role_to_send(&china).unwrap_err();
+        assert_eq!(refused.0[0].property, "TargetRoleArn");
+        assert!(refused.0[0].rule.contains("aws-cn"), "{refused}");
+        // Both wrong: both said.
+        let both = desired
+            .check_role_to_send(&home("aws-cn", "999988887777"))
+            .unwrap_err();
+        assert_eq!(both.0.len(), 2, "{both}");
+        // At home, a target role of another account is what it is for.
+        let commercial = home("aws", "111122223333");
+        assert_eq!(desired.check_role_to_send(&commercial), Ok(()));
+        assert_eq!(desired.check_target_role_to_send(&commercial), Ok(()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The resource itself: Create, Update and Delete of one pod identity association, each a
 //! short function that reads the event, asks `plan` what to do and asks `eks` to do it.
 
-use crate::arn::AssociationArn;
+use crate::arn::{AssociationArn, Home};
 use crate::backoff::Backoff;
 use crate::eks::{Eks, EksError, ErrorKind};
 use crate::event::Request;
@@ -75,9 +75,9 @@ pub struct Context<'a> {
     pub progress: Progress,
     /// When the supervisor ends the operation, keeping the rest of the time for the answer.
     pub cut_off: Instant,
-    /// The account this function runs in, whose clusters it manages (from the ARN it was
-    /// invoked by); `None` when that does not say.
-    pub account: Option<String>,
+    /// Where this function runs (from the ARN it was invoked by); `None` when that does not
+    /// say.
+    pub home: Option<Home>,
     /// Whether this may be a later run of its event (see [`Rerun`]).
     pub rerun: Rerun,
 }
@@ -97,11 +97,23 @@ pub struct Rerun {
 }
 
 impl Context<'_> {
-    /// Refuses, naming RoleArn, a role EKS would refuse to pass without naming it: one of
-    /// another account (see [`DesiredAssociation::check_role_to_send`]).
+    /// Refuses, naming it, a RoleArn EKS would refuse to pass without naming it: one of
+    /// another account or partition (see [`DesiredAssociation::check_role_to_send`]).
     fn check_role_to_send(&self, desired: &DesiredAssociation) -> Result<(), PropertyErrors> {
-        match &self.account {
-            Some(account) => desired.check_role_to_send(account),
+        match &self.home {
+            Some(home) => desired.check_role_to_send(home),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses, naming it, a TargetRoleArn of another partition (see
+    /// [`DesiredAssociation::check_target_role_to_send`]).
+    fn check_target_role_to_send(
+        &self,
+        desired: &DesiredAssociation,
+    ) -> Result<(), PropertyErrors> {
+        match &self.home {
+            Some(home) => desired.check_target_role_to_send(home),
             None => Ok(()),
         }
     }
@@ -208,6 +220,10 @@ async fn converge(
         match changes.settings.role_arn {
             Some(_) => ctx.check_role_to_send(desired),
             None => Ok(()),
+        },
+        match changes.settings.target_role_arn.as_deref() {
+            Some(target) if !target.is_empty() => ctx.check_target_role_to_send(desired),
+            _ => Ok(()),
         },
     ])?;
     info!(
@@ -556,6 +572,7 @@ async fn create_association(
     PropertyErrors::together([
         desired.check_policy_to_send(),
         ctx.check_role_to_send(desired),
+        ctx.check_target_role_to_send(desired),
     ])?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());

@@ -696,8 +696,6 @@ async fn a_role_in_another_account_is_refused_naming_role_arn() {
     assert_eq!(kept.role_arn, properties()["RoleArn"].as_str().unwrap());
 }
 
-/// The account is the one in the ARN Lambda invokes the function by (an alias here), not a
-/// fixed one; an ARN that names none checks nothing, and leaves the answer to EKS.
 /// Every rule broken is in one Reason, so that a template is fixed in one deployment, not one
 /// property a deployment; and nothing is sent.
 #[tokio::test]
@@ -725,6 +723,8 @@ async fn every_broken_rule_is_reported_at_once_before_eks_is_called() {
     assert!(h.standin.associations().is_empty());
 }
 
+/// The account is the one in the ARN Lambda invokes the function by (an alias here), not a
+/// fixed one; an ARN that names none checks nothing, and leaves the answer to EKS.
 #[tokio::test]
 async fn the_roles_account_is_compared_with_the_one_lambda_invokes_the_function_in() {
     let h = Harness::start().await;
@@ -737,6 +737,32 @@ async fn the_roles_account_is_compared_with_the_one_lambda_invokes_the_function_
     let unknown = create_invoked_as(&h, nameless, "arn:aws:iam::999988887777:role/api", "c").await;
     assert_eq!(unknown["Status"], "SUCCESS", "{unknown}");
     assert_eq!(h.standin.associations().len(), 2);
+}
+
+/// A template written for another partition names roles EKS cannot find, and EKS answers as
+/// for a role still propagating: refused before it is sent, naming the property. The
+/// partition is the function's own, from the ARN Lambda invokes it by.
+#[tokio::test]
+async fn roles_of_another_partition_are_refused_naming_the_property() {
+    let h = Harness::start().await;
+    let china = "arn:aws-cn:lambda:cn-north-1:111122223333:function:cfn-eks-pod-identity";
+    let copied = "arn:aws:iam::111122223333:role/api";
+    let refused = create_invoked_as(&h, china, copied, "a").await;
+    assert_failed(&refused, &["RoleArn", "aws-cn", "partition"]);
+    let native = "arn:aws-cn:iam::111122223333:role/api";
+    let ok = create_invoked_as(&h, china, native, "b").await;
+    assert_eq!(ok["Status"], "SUCCESS", "{ok}");
+    assert_eq!(h.eks_operations(), ["CreatePodIdentityAssociation"]);
+
+    // A TargetRoleArn too, on an in-place update: refused, and nothing changed.
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    let target =
+        properties_with(json!({"TargetRoleArn": "arn:aws-us-gov:iam::444455556666:role/data"}));
+    let update = h.send(&h.update(&arn, properties(), target)).await;
+    assert_failed(&update, &["TargetRoleArn", "aws-us-gov", "partition"]);
+    assert_eq!(h.eks_operations(), ["DescribePodIdentityAssociation"]);
+    assert_eq!(association(&h, &arn).unwrap().target_role_arn, None);
 }
 
 /// The answer to a Create, for its own service account and logical id, of `role`, invoked
