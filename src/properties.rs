@@ -421,10 +421,12 @@ fn refused(property: &str, rule: Option<String>) -> Result<(), PropertyErrors> {
 /// Reads Tags as a list of `{Key, Value}` (CloudFormation's usual shape) or a map, or says
 /// every rule its tags break.
 fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
+    // Too many is said with whatever else is wrong, so that one deployment finds it all.
+    let mut problems = Vec::new();
     let pairs: Vec<(String, &Value)> = match value {
         Value::Array(items) => {
             if items.len() > MAX_USER_TAGS {
-                return Err(vec![too_many(items.len())]);
+                problems.push(too_many(items.len()));
             }
             let mut pairs = Vec::with_capacity(items.len());
             let mut malformed = Vec::new();
@@ -439,13 +441,27 @@ fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
                 }
             }
             if !malformed.is_empty() {
-                return Err(malformed);
+                problems.extend(malformed);
+                return Err(problems);
             }
             pairs
         }
+        // One tag written in YAML without its list dash (`Tags:` then `Key: team` and
+        // `Value: x` under it) arrives as this map, which would make two tags named Key
+        // and Value.
+        Value::Object(map)
+            if map.len() == 2 && map.contains_key("Key") && map.contains_key("Value") =>
+        {
+            return Err(vec![
+                "is a map with only the keys Key and Value, as one list item written without \
+                 its dash would be; write the tag as a list item (`- Key: ...`), or, for tags \
+                 named Key and Value, use the list form"
+                    .to_owned(),
+            ])
+        }
         Value::Object(map) => {
             if map.len() > MAX_USER_TAGS {
-                return Err(vec![too_many(map.len())]);
+                problems.push(too_many(map.len()));
             }
             map.iter().map(|(k, v)| (k.clone(), v)).collect()
         }
@@ -457,7 +473,6 @@ fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
         }
     };
     let mut tags = BTreeMap::new();
-    let mut problems = Vec::new();
     for (key, value) in pairs {
         match read_tag(&key, value) {
             Err(problem) => problems.push(problem),
@@ -910,6 +925,39 @@ mod tests {
         let tags: Map<String, Value> = (0..49).map(|i| (format!("k{i}"), json!("v"))).collect();
         p.insert("Tags".into(), Value::Object(tags));
         assert!(errors(p)[0].rule.contains("at most 48"));
+    }
+
+    /// Too many tags is said with what else is wrong with them, not alone: one deployment
+    /// finds it all.
+    #[test]
+    fn too_many_tags_is_reported_with_the_other_tag_errors() {
+        let mut p = valid();
+        let mut tags: Vec<Value> = (0..48)
+            .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+            .collect();
+        tags.push(json!({"Key": "aws:a", "Value": "1"}));
+        p.insert("Tags".into(), Value::Array(tags));
+        let rules: Vec<String> = errors(p).into_iter().map(|e| e.rule).collect();
+        assert_eq!(rules.len(), 2, "{rules:?}");
+        assert!(rules[0].contains("at most 48"), "{rules:?}");
+        assert!(rules[1].contains("\"aws:\""), "{rules:?}");
+    }
+
+    /// YAML's `Tags:` with `Key:` and `Value:` under it, the list dash forgotten: a map that
+    /// would make two tags named Key and Value.
+    #[test]
+    fn one_tag_written_without_its_list_dash_is_refused() {
+        let mut p = valid();
+        p.insert("Tags".into(), json!({"Key": "team", "Value": "payments"}));
+        let errors = errors(p);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].property, "Tags");
+        assert!(errors[0].rule.contains("without its dash"), "{errors:?}");
+        // A map of other keys is still a map of tags.
+        let mut p = valid();
+        p.insert("Tags".into(), json!({"Key": "team", "Owner": "payments"}));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        assert_eq!(desired.tags.get("Key").map(String::as_str), Some("team"));
     }
 
     #[test]
