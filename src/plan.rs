@@ -253,6 +253,7 @@ mod tests {
             disable_session_tags: false,
             policy: None,
             policy_repeats_a_key: None,
+            tags_look_like_one_item: false,
             tags: BTreeMap::from([("team".into(), "payments".into())]),
         }
     }

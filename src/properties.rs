@@ -1,9 +1,9 @@
 //! The resource's schema: which properties exist, what each must look like, and which force a
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
-//! Three rules wait until a value is about to be sent: a policy's, so that associations made
-//! before it stay manageable, and the roles', which need to know where the function runs (see
-//! the `check_*_to_send` methods of [`DesiredAssociation`]).
+//! Four rules wait until a value is about to be sent: the policy's and the tags', so that
+//! associations made before them stay manageable, and the roles', which need to know where
+//! the function runs (see the `check_*_to_send` methods of [`DesiredAssociation`]).
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
@@ -79,6 +79,11 @@ pub struct DesiredAssociation {
     pub policy_repeats_a_key: Option<String>,
     /// The user's tags (without the ownership tags).
     pub tags: BTreeMap<String, String>,
+    /// Whether Tags is a map of just `Key` and `Value`: one list item written in YAML without
+    /// its dash, which reads as two tags so named. Refused where tags would be sent, not when
+    /// read, as a repeated key in the policy is: see
+    /// [`DesiredAssociation::check_tags_to_send`].
+    pub tags_look_like_one_item: bool,
 }
 
 /// One property that is wrong, and the rule it breaks.
@@ -304,6 +309,11 @@ impl DesiredAssociation {
             }
         }
 
+        let tags_look_like_one_item = matches!(
+            properties.get("Tags"),
+            Some(Value::Object(map))
+                if map.len() == 2 && map.contains_key("Key") && map.contains_key("Value")
+        );
         let tags = match properties.get("Tags") {
             // `""` is unset here too, as for every other optional property: what a template's
             // `!If` gives when it names no tags with an empty string rather than AWS::NoValue.
@@ -338,6 +348,7 @@ impl DesiredAssociation {
                     policy,
                     policy_repeats_a_key,
                     tags,
+                    tags_look_like_one_item,
                 })
             }
             // Unreachable: a missing required property recorded an error above.
@@ -354,6 +365,23 @@ impl DesiredAssociation {
     /// tells a rollback from an update, and the policy it restores was never as written.)
     pub fn check_policy_to_send(&self) -> Result<(), PropertyErrors> {
         refused("Policy", self.policy_repeats_a_key.clone())
+    }
+
+    /// Refuses, naming Tags, a map of just `Key` and `Value` before it is sent to EKS: what one
+    /// tag written in YAML as `Tags:` with `Key:` and `Value:` under it, the list's `-`
+    /// forgotten, gives, and which would make two tags named Key and Value. Not when the
+    /// properties are read, so that an association a version before this rule tagged so still
+    /// takes the updates that leave its tags alone, and its Delete.
+    pub fn check_tags_to_send(&self) -> Result<(), PropertyErrors> {
+        refused(
+            "Tags",
+            self.tags_look_like_one_item.then(|| {
+                "is a map with only the keys Key and Value, as one list item written without \
+                 its dash would be; write the tag as a list item (`- Key: ...`), or, for tags \
+                 named Key and Value, use the list form"
+                    .to_owned()
+            }),
+        )
     }
 
     /// Refuses a RoleArn EKS would refuse without naming it: one in another account than
@@ -445,19 +473,6 @@ fn read_tags(value: &Value) -> Result<BTreeMap<String, String>, Vec<String>> {
                 return Err(problems);
             }
             pairs
-        }
-        // One tag written in YAML without its list dash (`Tags:` then `Key: team` and
-        // `Value: x` under it) arrives as this map, which would make two tags named Key
-        // and Value.
-        Value::Object(map)
-            if map.len() == 2 && map.contains_key("Key") && map.contains_key("Value") =>
-        {
-            return Err(vec![
-                "is a map with only the keys Key and Value, as one list item written without \
-                 its dash would be; write the tag as a list item (`- Key: ...`), or, for tags \
-                 named Key and Value, use the list form"
-                    .to_owned(),
-            ])
         }
         Value::Object(map) => {
             if map.len() > MAX_USER_TAGS {
@@ -944,20 +959,27 @@ mod tests {
     }
 
     /// YAML's `Tags:` with `Key:` and `Value:` under it, the list dash forgotten: a map that
-    /// would make two tags named Key and Value.
+    /// would make two tags named Key and Value. Read, as a version before the rule read it,
+    /// but not to be sent.
     #[test]
-    fn one_tag_written_without_its_list_dash_is_refused() {
+    fn one_tag_written_without_its_list_dash_is_read_but_not_to_be_sent() {
         let mut p = valid();
         p.insert("Tags".into(), json!({"Key": "team", "Value": "payments"}));
-        let errors = errors(p);
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].property, "Tags");
-        assert!(errors[0].rule.contains("without its dash"), "{errors:?}");
-        // A map of other keys is still a map of tags.
-        let mut p = valid();
-        p.insert("Tags".into(), json!({"Key": "team", "Owner": "payments"}));
         let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
-        assert_eq!(desired.tags.get("Key").map(String::as_str), Some("team"));
+        let refused = desired.check_tags_to_send().unwrap_err();
+        assert_eq!(refused.0.len(), 1, "{refused}");
+        assert_eq!(refused.0[0].property, "Tags");
+        assert!(refused.0[0].rule.contains("without its dash"), "{refused}");
+        // A map of other keys is a map of tags, and the list form can name these keys.
+        for tags in [
+            json!({"Key": "team", "Owner": "payments"}),
+            json!([{"Key": "Key", "Value": "team"}, {"Key": "Value", "Value": "payments"}]),
+        ] {
+            p.insert("Tags".into(), tags);
+            let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+            assert_eq!(desired.check_tags_to_send(), Ok(()));
+            assert_eq!(desired.tags.get("Key").map(String::as_str), Some("team"));
+        }
     }
 
     #[test]

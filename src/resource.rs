@@ -225,6 +225,11 @@ async fn converge(
             Some(target) if !target.is_empty() => ctx.check_target_role_to_send(desired),
             _ => Ok(()),
         },
+        if changes.tags_to_set.is_empty() {
+            Ok(())
+        } else {
+            desired.check_tags_to_send()
+        },
     ])?;
     info!(
         settings = ?changes.settings,
@@ -573,6 +578,7 @@ async fn create_association(
         desired.check_policy_to_send(),
         ctx.check_role_to_send(desired),
         ctx.check_target_role_to_send(desired),
+        desired.check_tags_to_send(),
     ])?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());

@@ -765,6 +765,43 @@ async fn roles_of_another_partition_are_refused_naming_the_property() {
     assert_eq!(association(&h, &arn).unwrap().target_role_arn, None);
 }
 
+/// One tag written in YAML without its list dash arrives as a map of Key and Value, which
+/// would make two tags so named: refused where tags are sent. An association a version before
+/// the rule tagged so still takes an update that leaves its tags alone.
+#[tokio::test]
+async fn one_tag_written_without_its_list_dash_is_refused_where_tags_are_sent() {
+    let h = Harness::start().await;
+    let item = json!({"Key": "team", "Value": "payments"});
+    let refused = h
+        .send(&h.event("Create", properties_with(json!({"Tags": item})), None))
+        .await;
+    assert_failed(&refused, &["Tags", "without its dash"]);
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+
+    // Tagged Key=team and Value=payments, as an earlier version read that map.
+    let before = properties_with(json!({"Tags": [
+        {"Key": "Key", "Value": "team"},
+        {"Key": "Value", "Value": "payments"},
+    ]}));
+    let arn = h.create(before.clone()).await;
+    let old = properties_with(json!({"Tags": item}));
+    let mut new = old.clone();
+    new["RoleArn"] = json!("arn:aws:iam::111122223333:role/payments-api-v2");
+    let response = h.send(&h.update(&arn, old.clone(), new)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}");
+    // Changing those tags sends them: refused, and the role stays.
+    let mut retagged = old;
+    retagged["Tags"] = json!({"Key": "billing", "Value": "payments"});
+    let response = h.send(&h.update(&arn, before, retagged)).await;
+    assert_failed(&response, &["Tags", "without its dash"]);
+    let kept = association(&h, &arn).unwrap();
+    assert_eq!(kept.tags.get("Key").map(String::as_str), Some("team"));
+    assert_eq!(
+        kept.role_arn,
+        "arn:aws:iam::111122223333:role/payments-api-v2"
+    );
+}
+
 /// The answer to a Create, for its own service account and logical id, of `role`, invoked
 /// by `function_arn`.
 async fn create_invoked_as(h: &Harness, function_arn: &str, role: &str, name: &str) -> Value {
