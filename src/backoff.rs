@@ -1,5 +1,6 @@
 //! Exponential backoff with jitter, shared by every retry loop of our own (the response PUT,
-//! IAM propagation, create conflicts); the AWS SDK has its own for throttling and 5xx.
+//! IAM propagation, create conflicts, a Delete's repeated looks, an event's reruns after
+//! throttling); the AWS SDK has its own for each call's throttling and 5xx.
 
 use std::time::Duration;
 

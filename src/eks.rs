@@ -1,5 +1,7 @@
 //! Outbound calls to EKS: a thin layer that turns the SDK's types into ours and its errors
-//! into an [`EksError`] that says which call failed and why. No decisions are made here.
+//! into an [`EksError`] that says which call failed and why, and what that tells of its
+//! effect (whether it changed nothing, whether another try may fare better), for `resource`
+//! and `handler` to decide on. No decision is made here.
 //!
 //! Every request's future is boxed: the SDK's are large, and awaited in place they added 4 to
 //! 9 KB to their callers' stack frames, while the stack's deepest point stays resident for the

@@ -7,7 +7,8 @@
 //! runs an event again a minute or more after an invocation that failed. Acted on then, a
 //! Create would make an association that no stack knows of (the rollback's Delete may well
 //! have come and gone), and an Update would change what the rollback restored. So such an
-//! event changes nothing, and answers FAILED to a URL nobody reads any more.
+//! event changes nothing, and answers FAILED to a URL nobody reads any more (nothing at all to
+//! one that has expired, which S3 would refuse).
 //!
 //! A Delete too, even of an association ARN, which would seem safe to carry out whenever it
 //! comes: once CloudFormation has stopped waiting for it, the stack can move on, and a later

@@ -9,7 +9,10 @@
 //!   configured by [`config`] from Lambda's environment), and records in [`progress`] what
 //!   its Creates have done;
 //! - [`response`] builds the CloudFormation response, [`delivery`] PUTs it;
-//! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT;
+//! - [`http`] is the one HTTP client, shared by the EKS calls and the PUT, with [`dns`]
+//!   looking its hosts up ahead of the requests;
+//! - [`arn`] reads the ARNs involved (associations, roles, the function's own), and
+//!   [`backoff`] paces every retry loop of the function's own;
 //! - [`handler`] ties them together and guarantees one answer per event, in the time
 //!   [`deadline`] gives it, changing nothing for an event that came after CloudFormation
 //!   stopped waiting for it ([`late`]);

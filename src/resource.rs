@@ -1,5 +1,8 @@
 //! The resource itself: Create, Update and Delete of one pod identity association, each a
-//! short function that reads the event, asks `plan` what to do and asks `eks` to do it.
+//! short function that reads the event, asks `plan` what to do and asks `eks` to do it; and
+//! the waits those need around EKS's eventual consistency: IAM propagation and conflict
+//! retries in a Create, a Delete's repeated looks for what an abandoned Create made, and a
+//! rollback's look for what a cancelled replacement made.
 
 use crate::arn::{AssociationArn, Home};
 use crate::backoff::Backoff;
