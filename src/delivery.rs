@@ -231,17 +231,7 @@ fn attempt_timeout(remaining: Duration) -> Duration {
 /// the presigned query is a credential: the URL is left out, and any query left in a cause is
 /// cut off.
 fn describe(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(&error);
-    while let Some(error) = cause {
-        let message = error.to_string();
-        if !text.contains(&message) {
-            text = format!("{text}: {message}");
-        }
-        cause = error.source();
-    }
-    without_queries(&text)
+    without_queries(&crate::http::with_causes(&error.without_url()))
 }
 
 /// `text` with anything from a `?` or `#` to the next space cut out, as [`redact`] cuts a URL

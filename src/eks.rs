@@ -9,6 +9,7 @@
 
 use crate::arn::AssociationArn;
 use crate::config::Environment;
+use crate::http::with_causes;
 use crate::plan::{Association, SettingsChange};
 use crate::properties::{DesiredAssociation, Placement};
 use aws_sdk_eks::config::interceptors::{
@@ -165,10 +166,13 @@ impl EksError {
             ) => ErrorKind::Refused,
             _ => ErrorKind::Other,
         };
+        // Without EKS's message (no answer came, or one that was not EKS's), the causes: the
+        // SDK's `DisplayErrorContext` gives them too, then the whole error's Debug form, which
+        // repeats them at several times the length in a Reason CloudFormation shows.
         let message = match (error.message(), status) {
             (Some(message), _) => message.to_owned(),
-            (None, Some(status)) => format!("{} (HTTP status {status})", causes(&error)),
-            (None, None) => causes(&error),
+            (None, Some(status)) => format!("{} (HTTP status {status})", with_causes(&error)),
+            (None, None) => with_causes(&error),
         };
         EksError {
             operation,
@@ -232,23 +236,6 @@ pub fn config(http: reqwest::Client, environment: Environment) -> aws_sdk_eks::C
         .set_use_dual_stack(environment.use_dual_stack)
         .set_app_name(environment.app_name);
     config.build()
-}
-
-/// An error without a message from EKS (no answer came, or one that was not EKS's) as its
-/// chain of causes: "dispatch failure: io error: ...: Connection reset by peer". The SDK's
-/// `DisplayErrorContext` gives the same, then the whole error's Debug form, which repeats it
-/// at several times the length in a Reason CloudFormation shows.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        let message = error.to_string();
-        if !text.contains(&message) {
-            text = format!("{text}: {message}");
-        }
-        cause = error.source();
-    }
-    text
 }
 
 /// Watches the attempts of one call (the SDK retries within it) to tell whether any may have

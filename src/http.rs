@@ -208,6 +208,22 @@ async fn send(
     Ok(answer)
 }
 
+/// An error followed by its causes, each said once: "error sending request: client error
+/// (Connect): tcp connect error: Connection refused", where the error alone says only the
+/// first. For the failures of both the PUT and the EKS calls, which go through this client.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let message = error.to_string();
+        if !text.contains(&message) {
+            text = format!("{text}: {message}");
+        }
+        cause = error.source();
+    }
+    text
+}
+
 /// Whether a failed attempt never had a connection to send on: the name did not resolve, the
 /// connection was refused or timed out, or the TLS handshake failed. Such an attempt sent
 /// nothing. Any later failure (a write, a reset, a cut-off answer) may follow a request the

@@ -100,25 +100,13 @@ pub struct Rerun {
 }
 
 impl Context<'_> {
-    /// Refuses, naming it, a RoleArn EKS would refuse to pass without naming it: one of
-    /// another account or partition (see [`DesiredAssociation::check_role_to_send`]).
-    fn check_role_to_send(&self, desired: &DesiredAssociation) -> Result<(), PropertyErrors> {
-        match &self.home {
-            Some(home) => desired.check_role_to_send(home),
-            None => Ok(()),
-        }
-    }
-
-    /// Refuses, naming it, a TargetRoleArn of another partition (see
-    /// [`DesiredAssociation::check_target_role_to_send`]).
-    fn check_target_role_to_send(
+    /// Runs a check that needs to know where the function runs (its account and partition:
+    /// see [`DesiredAssociation::check_role_to_send`]); none when that is not known.
+    fn check_at_home(
         &self,
-        desired: &DesiredAssociation,
+        check: impl FnOnce(&Home) -> Result<(), PropertyErrors>,
     ) -> Result<(), PropertyErrors> {
-        match &self.home {
-            Some(home) => desired.check_target_role_to_send(home),
-            None => Ok(()),
-        }
+        self.home.as_ref().map_or(Ok(()), check)
     }
 }
 
@@ -221,11 +209,13 @@ async fn converge(
             None => Ok(()),
         },
         match changes.settings.role_arn {
-            Some(_) => ctx.check_role_to_send(desired),
+            Some(_) => ctx.check_at_home(|home| desired.check_role_to_send(home)),
             None => Ok(()),
         },
         match changes.settings.target_role_arn.as_deref() {
-            Some(target) if !target.is_empty() => ctx.check_target_role_to_send(desired),
+            Some(target) if !target.is_empty() => {
+                ctx.check_at_home(|home| desired.check_target_role_to_send(home))
+            }
             _ => Ok(()),
         },
         if changes.tags_to_set.is_empty() {
@@ -579,8 +569,8 @@ async fn create_association(
 ) -> Result<Success, Failure> {
     PropertyErrors::together([
         desired.check_policy_to_send(),
-        ctx.check_role_to_send(desired),
-        ctx.check_target_role_to_send(desired),
+        ctx.check_at_home(|home| desired.check_role_to_send(home)),
+        ctx.check_at_home(|home| desired.check_target_role_to_send(home)),
         desired.check_tags_to_send(),
     ])?;
     let mut tags = desired.tags.clone();
