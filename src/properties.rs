@@ -1,9 +1,10 @@
 //! The resource's schema: which properties exist, what each must look like, and which force a
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
-//! Four rules wait until a value is about to be sent: the policy's and the tags', so that
-//! associations made before them stay manageable, and the roles', which need to know where
-//! the function runs (see the `check_*_to_send` methods of [`DesiredAssociation`]).
+//! Some rules wait: the policy's until it is about to be sent and the tags' for a Create, so
+//! that associations made before them stay manageable, and the roles' until they are about to
+//! be sent, as they need to know where the function runs (see the `check_*` methods of
+//! [`DesiredAssociation`]).
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
@@ -80,9 +81,8 @@ pub struct DesiredAssociation {
     /// The user's tags (without the ownership tags).
     pub tags: BTreeMap<String, String>,
     /// Whether Tags is a map of just `Key` and `Value`: one list item written in YAML without
-    /// its dash, which reads as two tags so named. Refused where tags would be sent, not when
-    /// read, as a repeated key in the policy is: see
-    /// [`DesiredAssociation::check_tags_to_send`].
+    /// its dash, which reads as two tags so named. Refused in a Create only, not when read:
+    /// see [`DesiredAssociation::check_tags_of_new_resource`].
     pub tags_look_like_one_item: bool,
 }
 
@@ -367,12 +367,13 @@ impl DesiredAssociation {
         refused("Policy", self.policy_repeats_a_key.clone())
     }
 
-    /// Refuses, naming Tags, a map of just `Key` and `Value` before it is sent to EKS: what one
-    /// tag written in YAML as `Tags:` with `Key:` and `Value:` under it, the list's `-`
-    /// forgotten, gives, and which would make two tags named Key and Value. Not when the
-    /// properties are read, so that an association a version before this rule tagged so still
-    /// takes the updates that leave its tags alone, and its Delete.
-    pub fn check_tags_to_send(&self) -> Result<(), PropertyErrors> {
+    /// Refuses, naming Tags, a map of just `Key` and `Value` in a new resource: what one tag
+    /// written in YAML as `Tags:` with `Key:` and `Value:` under it, the list's `-` forgotten,
+    /// gives, and which would make two tags named Key and Value. Only in a Create: a stack an
+    /// earlier version tagged so must still take its updates, and roll them back, whose
+    /// properties bring the map back; two tags misnamed lose nothing, where a stack stuck in
+    /// UPDATE_ROLLBACK_FAILED costs its owner a manual step.
+    pub fn check_tags_of_new_resource(&self) -> Result<(), PropertyErrors> {
         refused(
             "Tags",
             self.tags_look_like_one_item.then(|| {
@@ -960,13 +961,13 @@ mod tests {
 
     /// YAML's `Tags:` with `Key:` and `Value:` under it, the list dash forgotten: a map that
     /// would make two tags named Key and Value. Read, as a version before the rule read it,
-    /// but not to be sent.
+    /// but refused for a new resource.
     #[test]
-    fn one_tag_written_without_its_list_dash_is_read_but_not_to_be_sent() {
+    fn one_tag_written_without_its_list_dash_is_read_but_refused_for_a_new_resource() {
         let mut p = valid();
         p.insert("Tags".into(), json!({"Key": "team", "Value": "payments"}));
         let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
-        let refused = desired.check_tags_to_send().unwrap_err();
+        let refused = desired.check_tags_of_new_resource().unwrap_err();
         assert_eq!(refused.0.len(), 1, "{refused}");
         assert_eq!(refused.0[0].property, "Tags");
         assert!(refused.0[0].rule.contains("without its dash"), "{refused}");
@@ -977,7 +978,7 @@ mod tests {
         ] {
             p.insert("Tags".into(), tags);
             let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
-            assert_eq!(desired.check_tags_to_send(), Ok(()));
+            assert_eq!(desired.check_tags_of_new_resource(), Ok(()));
             assert_eq!(desired.tags.get("Key").map(String::as_str), Some("team"));
         }
     }

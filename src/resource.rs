@@ -113,7 +113,7 @@ impl Context<'_> {
 /// Create: validate, then CreatePodIdentityAssociation with the event's token.
 pub async fn create(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)?;
-    create_association(ctx, &desired).await
+    create_association(ctx, &desired, Making::NewResource).await
 }
 
 /// Update: replace when a replacement property changed or the association is gone; otherwise
@@ -217,11 +217,6 @@ async fn converge(
                 ctx.check_at_home(|home| desired.check_target_role_to_send(home))
             }
             _ => Ok(()),
-        },
-        if changes.tags_to_set.is_empty() {
-            Ok(())
-        } else {
-            desired.check_tags_to_send()
         },
     ])?;
     info!(
@@ -538,7 +533,7 @@ async fn replace(
         None => {
             ctx.progress.found_placement_free();
             info!(?why, "creating a new association");
-            create_association(ctx, desired).await
+            create_association(ctx, desired, Making::Replacement).await
         }
     }
 }
@@ -563,15 +558,26 @@ impl ConflictWindow {
 /// How long a role may take to propagate through IAM (Terraform's figure).
 const IAM_PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
 
+/// What a CreatePodIdentityAssociation makes: the resource's first association, for a Create
+/// event, or an Update's replacement.
+enum Making {
+    NewResource,
+    Replacement,
+}
+
 async fn create_association(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
+    making: Making,
 ) -> Result<Success, Failure> {
     PropertyErrors::together([
         desired.check_policy_to_send(),
         ctx.check_at_home(|home| desired.check_role_to_send(home)),
         ctx.check_at_home(|home| desired.check_target_role_to_send(home)),
-        desired.check_tags_to_send(),
+        match making {
+            Making::NewResource => desired.check_tags_of_new_resource(),
+            Making::Replacement => Ok(()),
+        },
     ])?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());

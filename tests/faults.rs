@@ -409,6 +409,16 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     assert_eq!(responses.len(), 1);
     assert_failed(&responses[0], &[message, "times over"]);
     assert_eq!(responses[0]["PhysicalResourceId"], arn.as_str());
+    let kept = h
+        .standin
+        .associations()
+        .into_iter()
+        .find(|a| a.association_arn == arn)
+        .expect("the association is still there");
+    assert_eq!(
+        kept.role_arn,
+        properties()["RoleArn"].as_str().unwrap_or_default()
+    );
 }
 
 /// Sends a Create, in a function given `timeout`, while the bucket meets the next `count`

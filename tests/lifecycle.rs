@@ -766,40 +766,40 @@ async fn roles_of_another_partition_are_refused_naming_the_property() {
 }
 
 /// One tag written in YAML without its list dash arrives as a map of Key and Value, which
-/// would make two tags so named: refused where tags are sent. An association a version before
-/// the rule tagged so still takes an update that leaves its tags alone.
+/// would make two tags so named: refused for a new resource. A stack an earlier version
+/// tagged so still takes updates, replacements and rollbacks with that map in them.
 #[tokio::test]
-async fn one_tag_written_without_its_list_dash_is_refused_where_tags_are_sent() {
+async fn one_tag_written_without_its_list_dash_is_refused_for_a_new_resource_only() {
     let h = Harness::start().await;
-    let item = json!({"Key": "team", "Value": "payments"});
-    let refused = h
-        .send(&h.event("Create", properties_with(json!({"Tags": item})), None))
-        .await;
+    let map = properties_with(json!({"Tags": {"Key": "team", "Value": "payments"}}));
+    let refused = h.send(&h.event("Create", map.clone(), None)).await;
     assert_failed(&refused, &["Tags", "without its dash"]);
     assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
 
     // Tagged Key=team and Value=payments, as an earlier version read that map.
-    let before = properties_with(json!({"Tags": [
-        {"Key": "Key", "Value": "team"},
-        {"Key": "Value", "Value": "payments"},
-    ]}));
-    let arn = h.create(before.clone()).await;
-    let old = properties_with(json!({"Tags": item}));
-    let mut new = old.clone();
-    new["RoleArn"] = json!("arn:aws:iam::111122223333:role/payments-api-v2");
-    let response = h.send(&h.update(&arn, old.clone(), new)).await;
+    let arn = h
+        .create(properties_with(json!({"Tags": [
+            {"Key": "Key", "Value": "team"},
+            {"Key": "Value", "Value": "payments"},
+        ]})))
+        .await;
+    let tag = |arn: &str, key: &str| association(&h, arn).unwrap().tags.get(key).cloned();
+    // The template fixed, then rolled back: both go through.
+    let fixed = properties_with(json!({"Tags": [{"Key": "team", "Value": "payments"}]}));
+    let response = h.send(&h.update(&arn, map.clone(), fixed.clone())).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
-    // Changing those tags sends them: refused, and the role stays.
-    let mut retagged = old;
-    retagged["Tags"] = json!({"Key": "billing", "Value": "payments"});
-    let response = h.send(&h.update(&arn, before, retagged)).await;
-    assert_failed(&response, &["Tags", "without its dash"]);
-    let kept = association(&h, &arn).unwrap();
-    assert_eq!(kept.tags.get("Key").map(String::as_str), Some("team"));
-    assert_eq!(
-        kept.role_arn,
-        "arn:aws:iam::111122223333:role/payments-api-v2"
-    );
+    assert_eq!(tag(&arn, "team").as_deref(), Some("payments"));
+    assert_eq!(tag(&arn, "Key"), None);
+    let rollback = h.send(&h.update(&arn, fixed, map.clone())).await;
+    assert_eq!(rollback["Status"], "SUCCESS", "{rollback}");
+    assert_eq!(tag(&arn, "Key").as_deref(), Some("team"));
+    // And a replacement that carries the map along.
+    let mut moved = map.clone();
+    moved["Namespace"] = json!("billing");
+    let replaced = h.send(&h.update(&arn, map, moved)).await;
+    assert_eq!(replaced["Status"], "SUCCESS", "{replaced}");
+    let new_arn = replaced["PhysicalResourceId"].as_str().unwrap_or_default();
+    assert_eq!(tag(new_arn, "Value").as_deref(), Some("payments"));
 }
 
 /// The answer to a Create, for its own service account and logical id, of `role`, invoked
