@@ -1,10 +1,10 @@
 //! The resource's schema: which properties exist, what each must look like, and which force a
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
-//! Some rules wait: the policy's until it is about to be sent and the tags' for a Create, so
-//! that associations made before them stay manageable, and the roles' until they are about to
-//! be sent, as they need to know where the function runs (see the `check_*` methods of
-//! [`DesiredAssociation`]).
+//! Some rules wait: the policy's until it is about to be sent, and the tags' and the target
+//! role's partition for a Create, so that associations made before them stay manageable; the
+//! roles', which need to know where the function runs, until they are about to be sent (see
+//! the `check_*` methods of [`DesiredAssociation`]).
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
@@ -412,9 +412,13 @@ impl DesiredAssociation {
         }
     }
 
-    /// Refuses a TargetRoleArn in another partition than `home`'s, for the same reason as a
-    /// RoleArn (see [`Self::check_role_to_send`]); another account is what it is for.
-    pub fn check_target_role_to_send(&self, home: &Home) -> Result<(), PropertyErrors> {
+    /// Refuses, in a new resource, a TargetRoleArn in another partition than `home`'s, as a
+    /// template copied from another partition would have (another account is what it is
+    /// for). Only in a Create, unlike RoleArn's: EKS cannot look up a role of another
+    /// account, so whether it ever accepted one of another partition is not known here, and
+    /// an association an earlier version made so must still take its updates and rollbacks,
+    /// which may send it again.
+    pub fn check_target_role_of_new_resource(&self, home: &Home) -> Result<(), PropertyErrors> {
         match self.target_role_arn.as_deref() {
             Some(target) => other_partition("TargetRoleArn", target, home)
                 .map_or(Ok(()), |error| Err(PropertyErrors(vec![error]))),
@@ -778,7 +782,9 @@ mod tests {
         for needle in ["aws-cn", "not aws:", "partition"] {
             assert!(refused.0[0].rule.contains(needle), "{refused}");
         }
-        let refused = desired.check_target_role_to_send(&china).unwrap_err();
+        let refused = desired
+            .check_target_role_of_new_resource(&china)
+            .unwrap_err();
         assert_eq!(refused.0[0].property, "TargetRoleArn");
         assert!(refused.0[0].rule.contains("aws-cn"), "{refused}");
         // Both wrong: both said.
@@ -789,7 +795,10 @@ mod tests {
         // At home, a target role of another account is what it is for.
         let commercial = home("aws", "111122223333");
         assert_eq!(desired.check_role_to_send(&commercial), Ok(()));
-        assert_eq!(desired.check_target_role_to_send(&commercial), Ok(()));
+        assert_eq!(
+            desired.check_target_role_of_new_resource(&commercial),
+            Ok(())
+        );
     }
 
     #[test]

@@ -212,12 +212,6 @@ async fn converge(
             Some(_) => ctx.check_at_home(|home| desired.check_role_to_send(home)),
             None => Ok(()),
         },
-        match changes.settings.target_role_arn.as_deref() {
-            Some(target) if !target.is_empty() => {
-                ctx.check_at_home(|home| desired.check_target_role_to_send(home))
-            }
-            _ => Ok(()),
-        },
     ])?;
     info!(
         settings = ?changes.settings,
@@ -573,9 +567,11 @@ async fn create_association(
     PropertyErrors::together([
         desired.check_policy_to_send(),
         ctx.check_at_home(|home| desired.check_role_to_send(home)),
-        ctx.check_at_home(|home| desired.check_target_role_to_send(home)),
         match making {
-            Making::NewResource => desired.check_tags_of_new_resource(),
+            Making::NewResource => PropertyErrors::together([
+                ctx.check_at_home(|home| desired.check_target_role_of_new_resource(home)),
+                desired.check_tags_of_new_resource(),
+            ]),
             Making::Replacement => Ok(()),
         },
     ])?;
