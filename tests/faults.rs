@@ -667,7 +667,9 @@ async fn an_invented_id_delete_that_eks_refuses_every_look_does_not_stick_the_ro
     assert!(h.ended_before_the_deadline());
     // And so does a last refusal after a look of another kind (the SDK's five attempts of
     // the first, throttled): only when every look failed as the Create would have is the
-    // Create taken to have made nothing.
+    // Create taken to have made nothing. The SDK's four pauses between those attempts take
+    // up to 7.5 s (full jitter), so the event has 16 s: its last look is due 7.8 s in, and
+    // with 12 s a first look that ended past 6.6 s left no time for a second one.
     h.standin.clear_faults();
     h.standin.inject(list(), throttled(), 5);
     h.standin.inject(
@@ -678,7 +680,7 @@ async fn an_invented_id_delete_that_eks_refuses_every_look_does_not_stick_the_ro
     let response = h
         .send_within(
             &h.event("Delete", properties(), Some(invented)),
-            Duration::from_secs(12),
+            Duration::from_secs(16),
         )
         .await;
     assert_failed(
