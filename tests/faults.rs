@@ -56,14 +56,16 @@ async fn persistent_throttling_fails_with_the_eks_error_in_time() {
         creates > 5 && creates % 5 == 0,
         "runs of the SDK's 5 attempts, and more than one while time was left: {creates}"
     );
-    // With no room for a second run, the SDK's five attempts are all.
+    // With no room for a second run, the SDK's five attempts are all. (12 s: a cut-off 9.6 s
+    // in, under the 10 s a second run needs, and 2 s past the longest the SDK's pauses take,
+    // 7.5 s, for the function's own start and calls.)
     h.standin.clear_eks_calls();
     let quick = h.event(
         "Create",
         properties_with(json!({"ServiceAccount": "quick"})),
         None,
     );
-    let response = h.send_within(&quick, Duration::from_secs(10)).await;
+    let response = h.send_within(&quick, Duration::from_secs(12)).await;
     assert_failed(&response, &["ThrottlingException", CREATE]);
     let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
     assert_eq!(creates, 5, "the SDK's retry policy: 5 attempts");
@@ -94,10 +96,11 @@ async fn a_create_run_again_after_a_minute_that_makes_nothing_leaves_its_delete_
         // The first run made the association, and its answer was lost.
         assert_eq!(h.send(&create).await["Status"], "SUCCESS");
         assert_eq!(h.standin.associations().len(), 1);
-        // Lambda runs it again; EKS now fails every Create.
+        // Lambda runs it again; EKS now fails every Create. (12 s: time for the SDK's five
+        // throttled attempts, up to 7.5 s of pauses, and too little for a second run.)
         let again = h.sent_ago(create, Duration::from_secs(90));
         h.standin.inject(FaultTarget::eks(CREATE), fault, 1000);
-        let outcome = h.invoke(&again, Duration::from_secs(10)).await;
+        let outcome = h.invoke(&again, Duration::from_secs(12)).await;
         assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
         let responses = h.responses(&again);
         assert_eq!(responses.len(), 2, "one answer from each run");
@@ -270,7 +273,9 @@ async fn a_retried_replacement_does_not_report_the_association_its_first_run_rem
     );
     let moved = properties_with(json!({"ServiceAccount": "moved"}));
     let event = h.update(&arn, old, moved);
-    let outcome = h.invoke(&event, Duration::from_secs(10)).await;
+    // 14 s: the Create's attempts end by 7.5 s or so, and the undo that follows has seconds
+    // of the 11.2 s before the cut-off (too few for a second run, which needs 10 s).
+    let outcome = h.invoke(&event, Duration::from_secs(14)).await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
     assert_eq!(
         h.association_arns(),
@@ -492,9 +497,17 @@ async fn a_bucket_down_for_good_ends_in_an_invocation_error_so_lambda_retries() 
     );
     // Lambda's retry of the same event, a minute later, then gets through, and creates
     // nothing twice: the Create's token gets back what the first run made, which is older
-    // than the retry, so it is described, found, and reported.
+    // than the retry, so it is described, found, and reported. (The association is made a
+    // minute older, as it would be by then: the retry's Create comes only about 6 s after
+    // the first run's here, and a first run slow to start would leave it within the 5 s
+    // taken for a difference of clocks.)
     h.standin.clear_faults();
     h.standin.clear_eks_calls();
+    let made = h.association_arns();
+    assert_eq!(made.len(), 1, "the first run made the association");
+    assert!(h
+        .standin
+        .backdate_association(&made[0], Duration::from_secs(60)));
     let retry = h.sent_ago(event.clone(), Duration::from_secs(70));
     let outcome = h.invoke(&retry, Duration::from_secs(30)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
@@ -613,7 +626,8 @@ async fn a_placeholder_delete_that_eks_refuses_every_look_fails() {
     );
     let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
     let delete = h.event("Delete", properties(), Some(placeholder));
-    let response = h.send_within(&delete, Duration::from_secs(8)).await;
+    // 10 s: the last look is due 3 s in, time for a second one however slowly the first came.
+    let response = h.send_within(&delete, Duration::from_secs(10)).await;
     assert_failed(&response, &["ListPodIdentityAssociations", "not allowed"]);
     assert!(h.ended_before_the_deadline());
     assert!(h.standin.injected_fault_count() >= 2, "it looked again");
