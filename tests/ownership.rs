@@ -617,12 +617,14 @@ async fn rollback_of_a_replacement_returns_to_the_original_association() {
     assert!(h.standin.associations().is_empty());
 }
 
-/// Sends a Create to a function with 3 s, which EKS holds until the guard answers FAILED:
-/// returns when it began, and the placeholder id it answered with.
+/// Sends a Create to a function with 4 s, which EKS holds until the guard answers FAILED:
+/// returns when it began, and the placeholder id it answered with. (4 s: the guard comes
+/// 3.2 s in, time for a slow start and a retry's pause of up to 0.5 s before the request
+/// EKS holds, and still well before a 5 s hold ends.)
 async fn create_cut_off_by_the_guard(h: &Harness) -> (tokio::time::Instant, String) {
     let began = tokio::time::Instant::now();
     let create = h.event("Create", properties(), None);
-    let _ = h.invoke(&create, Duration::from_secs(3)).await;
+    let _ = h.invoke(&create, Duration::from_secs(4)).await;
     let response = h.responses(&create).pop().expect("answered");
     assert_failed(&response, &["Timed out"]);
     let id = response["PhysicalResourceId"].as_str().expect("an id");
@@ -767,19 +769,21 @@ async fn the_delete_after_a_create_eks_refused_calls_nothing() {
 }
 
 /// A function whose EKS endpoint is a port that refuses connections: no attempt reaches EKS.
-async fn with_eks_unreachable() -> Harness {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .unwrap();
-    let endpoint = format!("http://{closed}");
-    Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await
+/// The port stays bound, without listening, for as long as the caller keeps the socket, so
+/// that no other test's stand-in is given it meanwhile (as one freed at once could be).
+async fn with_eks_unreachable() -> (Harness, tokio::net::TcpSocket) {
+    let closed = tokio::net::TcpSocket::new_v4().unwrap();
+    closed.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    let h = Harness::start_with(&[("AWS_ENDPOINT_URL_EKS", &endpoint)]).await;
+    (h, closed)
 }
 
 #[tokio::test]
 async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
     // EKS cannot be reached at all, as for a Region that does not exist (its endpoint's
     // name does not resolve): here, a port that refuses connections.
-    let h = with_eks_unreachable().await;
+    let (h, _closed) = with_eks_unreachable().await;
     let failed = h.send(&h.event("Create", properties(), None)).await;
     assert_failed(&failed, &["CreatePodIdentityAssociation"]);
     let id = failed["PhysicalResourceId"].as_str().unwrap();
@@ -797,7 +801,7 @@ async fn the_delete_after_a_create_that_never_reached_eks_calls_nothing() {
 async fn an_invented_id_delete_that_never_reaches_eks_does_not_stick_the_rollback() {
     // CloudFormation gave up on a Create for a Region with no endpoint before its FAILED
     // came: no look of the rollback's Delete reaches EKS either, and that Create made nothing.
-    let h = with_eks_unreachable().await;
+    let (h, _closed) = with_eks_unreachable().await;
     let delete = h.event("Delete", properties(), Some("payments-PodIdentity-1XYZ"));
     let response = h.send(&delete).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
