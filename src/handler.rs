@@ -387,9 +387,11 @@ impl Handler {
         response: Response,
         deadline: Instant,
     ) -> Result<Value, lambda_runtime::Error> {
-        // Leave the runtime a moment to report the invocation's own result.
+        // Leave the runtime a moment to report the invocation's own result: a local call,
+        // but one a busy host can hold up for tens of milliseconds. (Within the reserve's
+        // least, 300 ms, so a PUT after the guard still has time.)
         let deliver_by = deadline
-            .checked_sub(Duration::from_millis(100))
+            .checked_sub(Duration::from_millis(200))
             .unwrap_or(deadline);
         match deliver(&self.http, url, response.body(), deliver_by).await {
             Ok(attempts) => {
