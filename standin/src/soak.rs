@@ -41,8 +41,8 @@ const LAMBDA_RETRY_AFTER: [Duration; LAMBDA_RETRIES] =
 /// so that Lambda runs the event again: the redelivery path, at scale.
 const OUTAGE_EVERY: usize = 25;
 
-/// The time limit of the invocation that meets that outage (and how long it lasts): short,
-/// so that the soak need not wait out [`INVOKE_TIMEOUT`] for each.
+/// The time limit of the invocation that meets that outage (which lasts until it has ended):
+/// short, so that the soak need not wait out [`INVOKE_TIMEOUT`] for each.
 const OUTAGE_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// One stack in this many is used behind the CDK provider framework, whose function invokes
@@ -604,11 +604,11 @@ impl<'a> Stack<'a> {
         let key = format!("soak/{}/{request_id}", self.n);
         let outage = request_type == "Create" && self.n % OUTAGE_EVERY == 3;
         let sent = std::time::SystemTime::now();
-        // The outage outlasts the first invocation (a second more than its limit, counted
-        // from before it is handed out), so that it stores no answer; a redelivery has the
-        // usual limit, as Lambda's retry would.
+        // The outage lasts until the first invocation has ended, however long the event
+        // waited for an instance, so that it stores no answer; a redelivery has the usual
+        // limit, as Lambda's retry would.
         if outage {
-            let until = Instant::now() + OUTAGE_TIMEOUT + Duration::from_secs(1);
+            let until = Instant::now() + Duration::from_secs(3600);
             self.standin.refuse_uploads_until(&key, until);
         }
         let mut event = json!({
@@ -658,6 +658,9 @@ impl<'a> Stack<'a> {
                 .standin
                 .wait_for_outcome(&invocation, timeout + OUTCOME_SLACK)
                 .await;
+            if outage && attempt == 0 {
+                self.standin.refuse_uploads_until(&key, Instant::now());
+            }
             // An error or a timeout is what makes Lambda invoke again; behind the framework,
             // an error is the answer (FAILED), and only no outcome at all is invoked again.
             let answered = match &outcome {
