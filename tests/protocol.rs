@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_failed, properties, properties_with, Harness};
 use serde_json::{json, Value};
-use standin::{Fault, FaultTarget, Outcome, Standin, SIGNATURE};
+use standin::{Fault, FaultTarget, Outcome, Standin, SECRET_ACCESS_KEY, SESSION_TOKEN, SIGNATURE};
 use std::time::Duration;
 
 const FRAMEWORK: &str =
@@ -584,8 +584,10 @@ async fn a_non_aws_response_url_is_never_contacted() {
     assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
 }
 
+/// Neither the presigned URL's signature nor the function's own credentials reach the logs,
+/// even at TRACE, where the SDK logs each request it signs and sends.
 #[tokio::test]
-async fn the_signature_never_reaches_the_logs() {
+async fn no_credential_reaches_the_logs() {
     let h = Harness::start_with(&[("RUST_LOG", "trace"), ("AWS_LAMBDA_LOG_FORMAT", "JSON")]).await;
     let arn = h.create(properties()).await;
     // Failures log the URL too: a connection reset (reqwest's error text names the URL), a
@@ -622,6 +624,14 @@ async fn the_signature_never_reaches_the_logs() {
         !logs.contains("X-Amz-Signature"),
         "the presigned URL's query leaked into the logs"
     );
+    assert!(
+        logs.contains("signing request"),
+        "the SDK's TRACE lines are there"
+    );
+    for secret in [SECRET_ACCESS_KEY, SESSION_TOKEN] {
+        let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{secret} leaked:\n{}", leaks.join("\n"));
+    }
     // Lambda's JSON log format: every line is a JSON object with a level, and an RFC 3339
     // timestamp, without which Lambda files the line as INFO whatever its level.
     for line in logs.lines().filter(|l| !l.trim().is_empty()) {

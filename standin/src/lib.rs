@@ -45,6 +45,13 @@ pub use faults::{Fault, FaultTarget, InjectedFault};
 pub use runtime_api::{InitError, Invocation, InvocationRecord, Outcome, FUNCTION_ARN};
 pub use tls::CERTIFICATE_FILE as TLS_CERTIFICATE_FILE;
 
+/// The fake secret access key of the function's credentials: a secret, which tests look for
+/// in the function's logs.
+pub const SECRET_ACCESS_KEY: &str = "standin-secret";
+/// The fake session token of the function's credentials, which Lambda always sets (the
+/// credentials of the function's role are temporary): a secret, like [`SECRET_ACCESS_KEY`].
+pub const SESSION_TOKEN: &str = "standin-session-token-5e55107";
+
 use bucket::BucketState;
 use conn::{Connection, KillableListener};
 use eks::store::EksStore;
@@ -256,7 +263,8 @@ impl Standin {
             ("AWS_REGION", "us-east-1"),
             ("AWS_DEFAULT_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "AKIDSTANDIN"),
-            ("AWS_SECRET_ACCESS_KEY", "standin-secret"),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+            ("AWS_SESSION_TOKEN", SESSION_TOKEN),
             ("AWS_ENDPOINT_URL_EKS", &self.url()),
             ("CFN_RESPONSE_ALLOW_LOOPBACK", "true"),
         ]
