@@ -338,6 +338,37 @@ async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     assert_eq!(h.standin.associations()[0].role_arn, fresh);
 }
 
+/// A replacement's Create for a role just made, at a service account whose association the
+/// same deployment just deleted, meets IAM propagation first and the delete that EKS has not
+/// finished after: the 30 s it waits out such a conflict start at the conflict, however long
+/// IAM took. (Nine refusals: at least 32.5 s of pauses.)
+#[tokio::test]
+async fn a_conflict_after_a_long_iam_propagation_still_gets_its_window() {
+    let h = Harness::start().await;
+    let message = "Role provided in the request does not exist";
+    h.standin.inject(
+        FaultTarget::eks(CREATE),
+        Fault::status(400, "InvalidParameterException", message),
+        9,
+    );
+    let taken = "Service account is still associated with a deleted association";
+    h.standin.inject(
+        FaultTarget::eks(CREATE),
+        Fault::status(409, "ResourceInUseException", taken),
+        2,
+    );
+    let create = h.event("Create", properties(), None);
+    let response = h.send_within(&create, Duration::from_secs(120)).await;
+    assert_eq!(response["Status"], "SUCCESS", "{response}\n{}", h.logs());
+    assert_eq!(h.standin.associations().len(), 1);
+    let creates = h.eks_operations().iter().filter(|op| *op == CREATE).count();
+    assert_eq!(
+        creates, 12,
+        "nine refused, two in conflict, then the one that took"
+    );
+    assert!(h.logs().contains("still taken by a deleted association"));
+}
+
 #[tokio::test]
 async fn other_invalid_parameters_fail_at_once() {
     let h = Harness::start().await;
