@@ -61,6 +61,7 @@ async fn carry_out(request: axum::extract::Request, next: axum::middleware::Next
 /// What every EKS handler needs from the request head.
 pub struct EksRequest {
     region: String,
+    security_token: Option<String>,
     conn: Option<Connection>,
     uri: Uri,
 }
@@ -71,6 +72,11 @@ impl<S: Send + Sync> FromRequestParts<S> for EksRequest {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
             region: signing_region(&parts.headers),
+            security_token: parts
+                .headers
+                .get("x-amz-security-token")
+                .and_then(|token| token.to_str().ok())
+                .map(str::to_owned),
             conn: MaybeConnection::from_request_parts(parts, state).await?.0,
             uri: parts.uri.clone(),
         })
@@ -163,6 +169,7 @@ async fn run(
         cluster,
         association_id: id,
         status: None,
+        security_token: req.security_token.clone(),
     });
     let result = match gate::admit(shared, Request::Eks(operation), req.conn.as_ref()).await {
         Verdict::Reset => {

@@ -120,6 +120,9 @@ pub struct EksCall {
     /// HTTP status answered; `None` while in progress or when the connection
     /// was reset by an injected fault.
     pub status: Option<u16>,
+    /// The request's `x-amz-security-token`: the session token of temporary credentials,
+    /// which EKS refuses a request signed with such credentials without.
+    pub security_token: Option<String>,
 }
 
 /// Body of CreatePodIdentityAssociation.

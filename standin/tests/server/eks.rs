@@ -283,6 +283,7 @@ async fn every_call_is_logged_with_its_outcome() {
                 cluster: Some("prod".into()),
                 association_id: None,
                 status: Some(200),
+                security_token: None,
             },
             EksCall {
                 operation: "DescribePodIdentityAssociation".into(),
@@ -290,6 +291,7 @@ async fn every_call_is_logged_with_its_outcome() {
                 cluster: Some("prod".into()),
                 association_id: Some("a-00000000000000000".into()),
                 status: Some(404),
+                security_token: None,
             },
         ]
     );
