@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 const CREATE: &str = "CreatePodIdentityAssociation";
+/// How EKS refuses a role IAM has not propagated yet (or one that does not exist).
+const ROLE_NOT_FOUND: &str = "Role provided in the request does not exist";
 
 #[tokio::test]
 async fn throttling_5xx_and_resets_are_retried() {
@@ -273,8 +275,9 @@ async fn a_retried_replacement_does_not_report_the_association_its_first_run_rem
     );
     let moved = properties_with(json!({"ServiceAccount": "moved"}));
     let event = h.update(&arn, old, moved);
-    // 14 s: the Create's attempts end by 7.5 s or so, and the undo that follows has seconds
-    // of the 11.2 s before the cut-off (too few for a second run, which needs 10 s).
+    // 14 s: the Create's five attempts end by about 7.5 s, before the 11.2 s cut-off, and the
+    // undo then has until halfway to the deadline. (A replacement that found its service
+    // account free is never run again.)
     let outcome = h.invoke(&event, Duration::from_secs(14)).await;
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
     assert_eq!(
@@ -307,7 +310,7 @@ async fn a_retried_replacement_does_not_report_the_association_its_first_run_rem
 #[tokio::test]
 async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     let h = Harness::start().await;
-    let message = "Role provided in the request does not exist";
+    let message = ROLE_NOT_FOUND;
     h.standin.inject(
         FaultTarget::eks(CREATE),
         Fault::status(400, "InvalidParameterException", message),
@@ -345,7 +348,7 @@ async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
 #[tokio::test]
 async fn a_conflict_after_a_long_iam_propagation_still_gets_its_window() {
     let h = Harness::start().await;
-    let message = "Role provided in the request does not exist";
+    let message = ROLE_NOT_FOUND;
     h.standin.inject(
         FaultTarget::eks(CREATE),
         Fault::status(400, "InvalidParameterException", message),
@@ -392,7 +395,7 @@ async fn other_invalid_parameters_fail_at_once() {
 #[tokio::test]
 async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     let h = Harness::start().await;
-    let message = "Role provided in the request does not exist";
+    let message = ROLE_NOT_FOUND;
     h.standin.inject(
         FaultTarget::eks(CREATE),
         Fault::status(400, "InvalidParameterException", message),
@@ -657,7 +660,8 @@ async fn a_placeholder_delete_that_eks_refuses_every_look_fails() {
     );
     let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
     let delete = h.event("Delete", properties(), Some(placeholder));
-    // 10 s: the last look is due 3 s in, time for a second one however slowly the first came.
+    // 10 s: the last look is due 3 s in and may end 5 s in, time for a second one even when
+    // the first ends seconds late.
     let response = h.send_within(&delete, Duration::from_secs(10)).await;
     assert_failed(&response, &["ListPodIdentityAssociations", "not allowed"]);
     assert!(h.ended_before_the_deadline());

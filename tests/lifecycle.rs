@@ -437,7 +437,8 @@ async fn deletes_of_unknown_and_already_deleted_ids_succeed() {
     h.standin.clear_eks_calls();
     let placeholder = "cfn-eks-pod-identity-0123abcd-4567-89ef-0123-456789abcdef";
     let delete = h.event("Delete", properties(), Some(placeholder));
-    // 10 s: the last look is due 3 s in, time for a second one however slowly the first came.
+    // 10 s: the last look is due 3 s in and may end 5 s in, time for a second one even when
+    // the first ends seconds late.
     let response = h.send_within(&delete, Duration::from_secs(10)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     let looks = h.eks_operations();

@@ -45,19 +45,19 @@ pub use faults::{Fault, FaultTarget, InjectedFault};
 pub use runtime_api::{InitError, Invocation, InvocationRecord, Outcome, FUNCTION_ARN};
 pub use tls::CERTIFICATE_FILE as TLS_CERTIFICATE_FILE;
 
-/// The fake secret access key of the function's credentials: a secret, which tests look for
-/// in the function's logs.
-pub const SECRET_ACCESS_KEY: &str = "standin-secret";
-/// The fake session token of the function's credentials, which Lambda always sets (the
-/// credentials of the function's role are temporary): a secret, like [`SECRET_ACCESS_KEY`].
-pub const SESSION_TOKEN: &str = "standin-session-token-5e55107";
-
 use bucket::BucketState;
 use conn::{Connection, KillableListener};
 use eks::store::EksStore;
 use faults::FaultBook;
 use ids::IdGen;
 use runtime_api::RuntimeState;
+
+/// The fake secret access key of the function's credentials: a secret, which tests look for
+/// in the function's logs.
+pub const SECRET_ACCESS_KEY: &str = "standin-secret";
+/// The fake session token of the function's credentials, which Lambda always sets (the
+/// credentials of the function's role are temporary): a secret, like [`SECRET_ACCESS_KEY`].
+pub const SESSION_TOKEN: &str = "standin-session-token-5e55107";
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: the
 /// state stays usable for the assertions that follow.

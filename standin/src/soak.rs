@@ -604,9 +604,9 @@ impl<'a> Stack<'a> {
         let key = format!("soak/{}/{request_id}", self.n);
         let outage = request_type == "Create" && self.n % OUTAGE_EVERY == 3;
         let sent = std::time::SystemTime::now();
-        // The outage lasts until the first invocation has ended, however long the event
-        // waited for an instance, so that it stores no answer; a redelivery has the usual
-        // limit, as Lambda's retry would.
+        // The outage lasts until the first invocation has ended (or the soak has stopped
+        // waiting for it), however long the event waited for an instance, so that it stores
+        // no answer; a redelivery has the usual limit, as Lambda's retry would.
         if outage {
             let until = Instant::now() + Duration::from_secs(3600);
             self.standin.refuse_uploads_until(&key, until);
