@@ -401,9 +401,10 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
         Fault::status(400, "InvalidParameterException", message),
         1000,
     );
-    // 8 s: a cut-off 1.6 s before it, and so time for at least one retry.
+    // 10 s: a cut-off 8 s in, and so time for at least one retry, which must start 3 s
+    // before it, even when the first call comes seconds late.
     let event = h.event("Create", properties(), None);
-    let outcome = h.invoke(&event, Duration::from_secs(8)).await;
+    let outcome = h.invoke(&event, Duration::from_secs(10)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let responses = h.responses(&event);
     assert_eq!(responses.len(), 1);
@@ -442,7 +443,7 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     );
     let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/typo"}));
     let update = h.update(&arn, properties(), new);
-    let outcome = h.invoke(&update, Duration::from_secs(8)).await;
+    let outcome = h.invoke(&update, Duration::from_secs(10)).await;
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let responses = h.responses(&update);
     assert_eq!(responses.len(), 1);
