@@ -4,7 +4,8 @@
 //! Some rules wait: the policy's until it is about to be sent, and the tags' and the target
 //! role's partition for a Create, so that associations made before them stay manageable; the
 //! roles', which need to know where the function runs, until they are about to be sent (see
-//! the `check_*` methods of [`DesiredAssociation`]).
+//! the `check_*` methods of [`DesiredAssociation`]). A Create whose properties break rules
+//! when read hears of these too ([`with_new_resource_errors`]).
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
@@ -259,9 +260,7 @@ impl DesiredAssociation {
             Some(Value::String(s)) if s.is_empty() => None,
             Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
                 Ok(Value::Object(doc)) => {
-                    if let Err(e) = serde_json::from_str::<NoRepeatedKeys>(s) {
-                        policy_repeats_a_key = Some(format!("must not repeat a key within one object (only the last would reach EKS): {e}"));
-                    }
+                    policy_repeats_a_key = repeated_key(s);
                     Some(Value::Object(doc).to_string())
                 }
                 Ok(other) => {
@@ -309,11 +308,7 @@ impl DesiredAssociation {
             }
         }
 
-        let tags_look_like_one_item = matches!(
-            properties.get("Tags"),
-            Some(Value::Object(map))
-                if map.len() == 2 && map.contains_key("Key") && map.contains_key("Value")
-        );
+        let tags_look_like_one_item = tags_look_like_one_item(properties);
         let tags = match properties.get("Tags") {
             // `""` is unset here too, as for every other optional property: what a template's
             // `!If` gives when it names no tags with an empty string rather than AWS::NoValue.
@@ -376,12 +371,7 @@ impl DesiredAssociation {
     pub fn check_tags_of_new_resource(&self) -> Result<(), PropertyErrors> {
         refused(
             "Tags",
-            self.tags_look_like_one_item.then(|| {
-                "is a map with only the keys Key and Value, as one list item written without \
-                 its dash would be; write the tag as a list item (`- Key: ...`), or, for tags \
-                 named Key and Value, use the list form"
-                    .to_owned()
-            }),
+            self.tags_look_like_one_item.then(one_item_tags_rule),
         )
     }
 
@@ -392,19 +382,7 @@ impl DesiredAssociation {
     /// answers as a role that does not exist yet, retried as IAM propagation. Checked where
     /// the role would be sent, as the policy is.
     pub fn check_role_to_send(&self, home: &Home) -> Result<(), PropertyErrors> {
-        let partition = other_partition("RoleArn", &self.role_arn, home);
-        let account = crate::arn::account_of(&self.role_arn)
-            .filter(|a| *a != home.account)
-            .map(|other| PropertyError {
-                property: "RoleArn".to_owned(),
-                rule: format!(
-                    "must be a role in the cluster's account, {}, not {other}: EKS passes \
-                         no role to another account. For a role in another account, set it as \
-                         TargetRoleArn, with RoleArn a role here that it trusts",
-                    home.account
-                ),
-            });
-        let errors: Vec<PropertyError> = partition.into_iter().chain(account).collect();
+        let errors = role_errors(&self.role_arn, home);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -425,6 +403,93 @@ impl DesiredAssociation {
             None => Ok(()),
         }
     }
+}
+
+/// `errors`, the rules a new resource's properties broke when read, and with them the rules a
+/// Create checks before it sends anything (the `check_*` methods: RoleArn's account and
+/// partition, TargetRoleArn's partition, a Policy's repeated key, Tags that look like one list
+/// item) that the other properties break: so that one deployment shows every error, not the
+/// read rules' first and these only once those are fixed. A property already named is not
+/// checked again; the roles only when `home`, where the function runs, is known.
+pub fn with_new_resource_errors(
+    properties: &Map<String, Value>,
+    home: Option<&Home>,
+    mut errors: PropertyErrors,
+) -> PropertyErrors {
+    let unnamed = |property: &str| errors.0.iter().all(|error| error.property != property);
+    let text = |property: &str| {
+        properties
+            .get(property)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty() && unnamed(property))
+    };
+    let mut more = Vec::new();
+    if let Some(home) = home {
+        if let Some(role) = text("RoleArn") {
+            more.extend(role_errors(role, home));
+        }
+        if let Some(target) = text("TargetRoleArn") {
+            more.extend(other_partition("TargetRoleArn", target, home));
+        }
+    }
+    let repeated = text("Policy").and_then(repeated_key);
+    more.extend(repeated.map(|rule| PropertyError {
+        property: "Policy".to_owned(),
+        rule,
+    }));
+    if unnamed("Tags") && tags_look_like_one_item(properties) {
+        more.push(PropertyError {
+            property: "Tags".to_owned(),
+            rule: one_item_tags_rule(),
+        });
+    }
+    errors.0.extend(more);
+    errors
+}
+
+/// What is wrong with `role` as a RoleArn of a function running at `home`: another account,
+/// or another partition (see [`DesiredAssociation::check_role_to_send`]).
+fn role_errors(role: &str, home: &Home) -> Vec<PropertyError> {
+    let partition = other_partition("RoleArn", role, home);
+    let account = crate::arn::account_of(role)
+        .filter(|a| *a != home.account)
+        .map(|other| PropertyError {
+            property: "RoleArn".to_owned(),
+            rule: format!(
+                "must be a role in the cluster's account, {}, not {other}: EKS passes no role to \
+                 another account. For a role in another account, set it as TargetRoleArn, with \
+                 RoleArn a role here that it trusts",
+                home.account
+            ),
+        });
+    partition.into_iter().chain(account).collect()
+}
+
+/// The rule a policy given as a string, one that reads as a JSON object, breaks when it
+/// repeats a key within one object, if it does (see [`DesiredAssociation::check_policy_to_send`]).
+fn repeated_key(policy: &str) -> Option<String> {
+    let repeats = serde_json::from_str::<NoRepeatedKeys>(policy).err()?;
+    Some(format!(
+        "must not repeat a key within one object (only the last would reach EKS): {repeats}"
+    ))
+}
+
+/// Whether Tags is a map of just `Key` and `Value` (see
+/// [`DesiredAssociation::check_tags_of_new_resource`]).
+fn tags_look_like_one_item(properties: &Map<String, Value>) -> bool {
+    matches!(
+        properties.get("Tags"),
+        Some(Value::Object(map))
+            if map.len() == 2 && map.contains_key("Key") && map.contains_key("Value")
+    )
+}
+
+/// What Tags that look like one list item are told.
+fn one_item_tags_rule() -> String {
+    "is a map with only the keys Key and Value, as one list item written without its dash \
+     would be; write the tag as a list item (`- Key: ...`), or, for tags named Key and Value, \
+     use the list form"
+        .to_owned()
 }
 
 /// The error naming `property`, when its `role` is in another partition than `home`'s.
@@ -799,6 +864,72 @@ mod tests {
             desired.check_target_role_of_new_resource(&commercial),
             Ok(())
         );
+    }
+
+    /// A Create whose properties break a rule when read hears of the rules checked before
+    /// sending too, for the properties that broke none; not of one a property already named.
+    #[test]
+    fn a_new_resource_hears_of_every_rule_its_properties_break() {
+        let mut p = valid();
+        p.insert("Namespace".into(), json!("Payments"));
+        p.insert(
+            "RoleArn".into(),
+            json!("arn:aws:iam::444455556666:role/payments"),
+        );
+        p.insert(
+            "TargetRoleArn".into(),
+            json!("arn:aws:iam::444455556666:role/data"),
+        );
+        p.insert("DisableSessionTags".into(), json!("true"));
+        p.insert(
+            "Policy".into(),
+            json!(r#"{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}"#),
+        );
+        p.insert("Tags".into(), json!({"Key": "team", "Value": "payments"}));
+        let read = DesiredAssociation::from_properties(&p, "us-east-1").unwrap_err();
+        assert_eq!(properties_named(&read), ["Namespace"]);
+        let china = home("aws-cn", "111122223333");
+        let all = with_new_resource_errors(&p, Some(&china), read.clone());
+        assert_eq!(
+            properties_named(&all),
+            [
+                "Namespace",
+                "RoleArn",
+                "RoleArn",
+                "TargetRoleArn",
+                "Policy",
+                "Tags"
+            ],
+            "{all}"
+        );
+        // Where the function runs unknown: the roles go unchecked, as when sending.
+        let unknown = with_new_resource_errors(&p, None, read);
+        assert_eq!(properties_named(&unknown), ["Namespace", "Policy", "Tags"]);
+        // A property that broke a read rule is not checked again: a Policy without
+        // DisableSessionTags, a RoleArn that is not a string.
+        p.insert("DisableSessionTags".into(), json!("false"));
+        p.insert(
+            "RoleArn".into(),
+            json!(["arn:aws:iam::444455556666:role/payments"]),
+        );
+        let read = DesiredAssociation::from_properties(&p, "us-east-1").unwrap_err();
+        let all = with_new_resource_errors(&p, Some(&china), read.clone());
+        assert_eq!(
+            properties_named(&all),
+            properties_named(&read)
+                .into_iter()
+                .chain(["TargetRoleArn", "Tags"])
+                .collect::<Vec<_>>(),
+            "{all}"
+        );
+    }
+
+    fn properties_named(errors: &PropertyErrors) -> Vec<&str> {
+        errors
+            .0
+            .iter()
+            .map(|error| error.property.as_str())
+            .collect()
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::plan::{
     Association, Owner, Replacement,
 };
 use crate::progress::Progress;
-use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
+use crate::properties::{with_new_resource_errors, DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -112,7 +112,10 @@ impl Context<'_> {
 
 /// Create: validate, then CreatePodIdentityAssociation with the event's token.
 pub async fn create(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
-    let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)?;
+    let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)
+        .map_err(|errors| {
+            with_new_resource_errors(&request.properties, ctx.home.as_ref(), errors)
+        })?;
     create_association(ctx, &desired, Making::NewResource).await
 }
 

@@ -721,6 +721,25 @@ async fn every_broken_rule_is_reported_at_once_before_eks_is_called() {
         &response,
         &["Policy", "repeat a key", "RoleArn", "444455556666"],
     );
+
+    // And in a Create, with the rules the properties break when read.
+    let copied = properties_with(json!({
+        "Namespace": "Payments",
+        "RoleArn": "arn:aws:iam::444455556666:role/payments-api",
+        "Tags": {"Key": "team", "Value": "payments"},
+    }));
+    let response = h.send(&h.event("Create", copied, None)).await;
+    assert_failed(
+        &response,
+        &[
+            "Namespace",
+            "Payments",
+            "RoleArn",
+            "444455556666",
+            "Tags",
+            "list item",
+        ],
+    );
     assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
     assert!(h.standin.associations().is_empty());
 }
