@@ -4,8 +4,8 @@
 //! Some rules wait: the policy's until it is about to be sent, and the tags' and the target
 //! role's partition for a Create, so that associations made before them stay manageable; the
 //! roles', which need to know where the function runs, until they are about to be sent (see
-//! the `check_*` methods of [`DesiredAssociation`]). A Create whose properties break rules
-//! when read hears of these too ([`with_new_resource_errors`]).
+//! the `check_*` methods of [`DesiredAssociation`]). A Create sends every property, so it is
+//! checked against all of them at once ([`DesiredAssociation::of_new_resource`]).
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
@@ -351,6 +351,33 @@ impl DesiredAssociation {
         }
     }
 
+    /// Reads a new resource's properties (a Create's): [`DesiredAssociation::from_properties`]'s
+    /// rules, and the checks of what a Create sends, which is every property (the `check_*`
+    /// methods; the roles' only when `home`, where the function runs, is known), all in one
+    /// error.
+    pub fn of_new_resource(
+        properties: &Map<String, Value>,
+        default_region: &str,
+        home: Option<&Home>,
+    ) -> Result<DesiredAssociation, PropertyErrors> {
+        let desired = DesiredAssociation::from_properties(properties, default_region)
+            .map_err(|errors| with_send_time_errors(properties, home, errors))?;
+        let (role, target_role) = match home {
+            Some(home) => (
+                desired.check_role_to_send(home),
+                desired.check_target_role_of_new_resource(home),
+            ),
+            None => (Ok(()), Ok(())),
+        };
+        PropertyErrors::together([
+            desired.check_policy_to_send(),
+            role,
+            target_role,
+            desired.check_tags_of_new_resource(),
+        ])?;
+        Ok(desired)
+    }
+
     /// Refuses, naming Policy, a policy that repeats a key, before it is sent to EKS: serde_json
     /// keeps only the last, so a second "StringEquals" in one Condition would vanish, and with
     /// it a restriction the template asked for. Not when the properties are read: a version
@@ -405,13 +432,13 @@ impl DesiredAssociation {
     }
 }
 
-/// `errors`, the rules a new resource's properties broke when read, and with them the rules a
-/// Create checks before it sends anything (the `check_*` methods: RoleArn's account and
-/// partition, TargetRoleArn's partition, a Policy's repeated key, Tags that look like one list
-/// item) that the other properties break: so that one deployment shows every error, not the
-/// read rules' first and these only once those are fixed. A property already named is not
-/// checked again; the roles only when `home`, where the function runs, is known.
-pub fn with_new_resource_errors(
+/// `errors`, the rules a new resource's properties broke when read, and with them those of the
+/// checks before sending ([`DesiredAssociation::of_new_resource`]'s) that the properties
+/// break: so that one deployment shows every error, not the read rules' first and these only
+/// once those are fixed. A role or Tags already named is not checked again: until it is
+/// fixed, it is not what would be sent. A Policy is, whenever it is a JSON object: a rule
+/// it broke when read (its length, or DisableSessionTags) leaves its text as it is.
+fn with_send_time_errors(
     properties: &Map<String, Value>,
     home: Option<&Home>,
     mut errors: PropertyErrors,
@@ -421,22 +448,23 @@ pub fn with_new_resource_errors(
         properties
             .get(property)
             .and_then(Value::as_str)
-            .filter(|text| !text.is_empty() && unnamed(property))
+            .filter(|text| !text.is_empty())
     };
     let mut more = Vec::new();
-    if let Some(home) = home {
-        if let Some(role) = text("RoleArn") {
-            more.extend(role_errors(role, home));
-        }
-        if let Some(target) = text("TargetRoleArn") {
-            more.extend(other_partition("TargetRoleArn", target, home));
-        }
-    }
-    let repeated = text("Policy").and_then(repeated_key);
-    more.extend(repeated.map(|rule| PropertyError {
+    let policy = text("Policy")
+        .filter(|policy| matches!(serde_json::from_str(policy), Ok(Value::Object(_))));
+    more.extend(policy.and_then(repeated_key).map(|rule| PropertyError {
         property: "Policy".to_owned(),
         rule,
     }));
+    if let Some(home) = home {
+        if let Some(role) = text("RoleArn").filter(|_| unnamed("RoleArn")) {
+            more.extend(role_errors(role, home));
+        }
+        if let Some(target) = text("TargetRoleArn").filter(|_| unnamed("TargetRoleArn")) {
+            more.extend(other_partition("TargetRoleArn", target, home));
+        }
+    }
     if unnamed("Tags") && tags_look_like_one_item(properties) {
         more.push(PropertyError {
             property: "Tags".to_owned(),
@@ -867,7 +895,8 @@ mod tests {
     }
 
     /// A Create whose properties break a rule when read hears of the rules checked before
-    /// sending too, for the properties that broke none; not of one a property already named.
+    /// sending too, the same as once the read rules hold; not of a role or Tags a read rule
+    /// named, which is not yet what would be sent.
     #[test]
     fn a_new_resource_hears_of_every_rule_its_properties_break() {
         let mut p = valid();
@@ -881,46 +910,66 @@ mod tests {
             json!("arn:aws:iam::444455556666:role/data"),
         );
         p.insert("DisableSessionTags".into(), json!("true"));
-        p.insert(
-            "Policy".into(),
-            json!(r#"{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}"#),
-        );
+        let repeats = r#"{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}"#;
+        p.insert("Policy".into(), json!(repeats));
         p.insert("Tags".into(), json!({"Key": "team", "Value": "payments"}));
-        let read = DesiredAssociation::from_properties(&p, "us-east-1").unwrap_err();
-        assert_eq!(properties_named(&read), ["Namespace"]);
         let china = home("aws-cn", "111122223333");
-        let all = with_new_resource_errors(&p, Some(&china), read.clone());
+        let new = |p: &Map<String, Value>, home: Option<&Home>| {
+            DesiredAssociation::of_new_resource(p, "us-east-1", home).unwrap_err()
+        };
+        let all = new(&p, Some(&china));
         assert_eq!(
             properties_named(&all),
             [
                 "Namespace",
+                "Policy",
                 "RoleArn",
                 "RoleArn",
                 "TargetRoleArn",
-                "Policy",
                 "Tags"
             ],
             "{all}"
         );
+        // The very errors, in the same order, as with the namespace fixed.
+        p.insert("Namespace".into(), json!("payments"));
+        assert_eq!(new(&p, Some(&china)).0, all.0[1..]);
         // Where the function runs unknown: the roles go unchecked, as when sending.
-        let unknown = with_new_resource_errors(&p, None, read);
-        assert_eq!(properties_named(&unknown), ["Namespace", "Policy", "Tags"]);
-        // A property that broke a read rule is not checked again: a Policy without
-        // DisableSessionTags, a RoleArn that is not a string.
+        assert_eq!(properties_named(&new(&p, None)), ["Policy", "Tags"]);
+
+        // Nothing to add: only the read rule's error.
+        let mut clean = valid();
+        clean.insert("Namespace".into(), json!("Payments"));
+        clean.insert("Tags".into(), json!([{"Key": "team", "Value": "payments"}]));
+        let at_home = home("aws", "111122223333");
+        assert_eq!(
+            properties_named(&new(&clean, Some(&at_home))),
+            ["Namespace"]
+        );
+
+        // A Policy a read rule named (here DisableSessionTags') is still the text that would
+        // be sent; a role or Tags a read rule named are not checked again.
+        p.insert("Namespace".into(), json!("Payments"));
         p.insert("DisableSessionTags".into(), json!("false"));
         p.insert(
             "RoleArn".into(),
             json!(["arn:aws:iam::444455556666:role/payments"]),
         );
+        p.insert("Tags".into(), json!({"Key": "team", "Value": {"v": 1}}));
         let read = DesiredAssociation::from_properties(&p, "us-east-1").unwrap_err();
-        let all = with_new_resource_errors(&p, Some(&china), read.clone());
         assert_eq!(
-            properties_named(&all),
-            properties_named(&read)
-                .into_iter()
-                .chain(["TargetRoleArn", "Tags"])
-                .collect::<Vec<_>>(),
-            "{all}"
+            properties_named(&read),
+            ["RoleArn", "Namespace", "Policy", "Tags"]
+        );
+        assert_eq!(
+            properties_named(&new(&p, Some(&china))),
+            [
+                "RoleArn",
+                "Namespace",
+                "Policy",
+                "Tags",
+                "Policy",
+                "TargetRoleArn"
+            ]
         );
     }
 

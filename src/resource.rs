@@ -14,7 +14,7 @@ use crate::plan::{
     Association, Owner, Replacement,
 };
 use crate::progress::Progress;
-use crate::properties::{with_new_resource_errors, DesiredAssociation, Placement, PropertyErrors};
+use crate::properties::{DesiredAssociation, Placement, PropertyErrors};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
@@ -112,11 +112,12 @@ impl Context<'_> {
 
 /// Create: validate, then CreatePodIdentityAssociation with the event's token.
 pub async fn create(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
-    let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)
-        .map_err(|errors| {
-            with_new_resource_errors(&request.properties, ctx.home.as_ref(), errors)
-        })?;
-    create_association(ctx, &desired, Making::NewResource).await
+    let desired = DesiredAssociation::of_new_resource(
+        &request.properties,
+        ctx.default_region,
+        ctx.home.as_ref(),
+    )?;
+    create_association(ctx, &desired).await
 }
 
 /// Update: replace when a replacement property changed or the association is gone; otherwise
@@ -530,7 +531,14 @@ async fn replace(
         None => {
             ctx.progress.found_placement_free();
             info!(?why, "creating a new association");
-            create_association(ctx, desired, Making::Replacement).await
+            // A replacement sends every property, as a Create does; but, as any Update, it may
+            // bring back a TargetRoleArn or Tags an earlier version accepted, which must still
+            // deploy (see the `check_*_of_new_resource` methods): RoleArn and Policy only.
+            PropertyErrors::together([
+                desired.check_policy_to_send(),
+                ctx.check_at_home(|home| desired.check_role_to_send(home)),
+            ])?;
+            create_association(ctx, desired).await
         }
     }
 }
@@ -555,29 +563,12 @@ impl ConflictWindow {
 /// How long a role may take to propagate through IAM (Terraform's figure).
 const IAM_PROPAGATION_WINDOW: Duration = Duration::from_secs(120);
 
-/// What a CreatePodIdentityAssociation makes: the resource's first association, for a Create
-/// event, or an Update's replacement.
-enum Making {
-    NewResource,
-    Replacement,
-}
-
+/// CreatePodIdentityAssociation for `desired`, once the caller has checked what it sends: the
+/// resource's first association ([`create`]), or an Update's replacement ([`replace`]).
 async fn create_association(
     ctx: &Context<'_>,
     desired: &DesiredAssociation,
-    making: Making,
 ) -> Result<Success, Failure> {
-    PropertyErrors::together([
-        desired.check_policy_to_send(),
-        ctx.check_at_home(|home| desired.check_role_to_send(home)),
-        match making {
-            Making::NewResource => PropertyErrors::together([
-                ctx.check_at_home(|home| desired.check_target_role_of_new_resource(home)),
-                desired.check_tags_of_new_resource(),
-            ]),
-            Making::Replacement => Ok(()),
-        },
-    ])?;
     let mut tags = desired.tags.clone();
     tags.extend(ctx.owner.tags());
     let mut conflicts = ConflictWindow::default();
