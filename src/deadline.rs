@@ -43,8 +43,11 @@ pub(crate) fn deadline_for(
 
 /// Time kept back from the deadline for delivering the answer.
 fn reserve(total: Duration) -> Duration {
-    (total / 5).clamp(Duration::from_millis(300), Duration::from_secs(5))
+    (total / 5).clamp(LEAST_RESERVE, Duration::from_secs(5))
 }
+
+/// The least time kept back for delivering the answer, however short the function's time.
+pub(crate) const LEAST_RESERVE: Duration = Duration::from_millis(300);
 
 /// The least time a run of an event that EKS throttled must have before its cut-off to be
 /// started again: enough for a call or two, each with the SDK's retries.

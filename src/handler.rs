@@ -387,12 +387,7 @@ impl Handler {
         response: Response,
         deadline: Instant,
     ) -> Result<Value, lambda_runtime::Error> {
-        // Leave the runtime a moment to report the invocation's own result: a local call,
-        // but one a busy host can hold up for tens of milliseconds. (Within the reserve's
-        // least, 300 ms, so a PUT after the guard still has time.)
-        let deliver_by = deadline
-            .checked_sub(Duration::from_millis(200))
-            .unwrap_or(deadline);
+        let deliver_by = deadline.checked_sub(FOR_THE_RUNTIME).unwrap_or(deadline);
         match deliver(&self.http, url, response.body(), deliver_by).await {
             Ok(attempts) => {
                 info!(attempts, url = %url, "response delivered");
@@ -407,6 +402,13 @@ impl Handler {
         }
     }
 }
+
+/// Time left to the runtime after the last attempt to deliver the answer, to report the
+/// invocation's own result: a local call, but one a busy host can hold up for tens of
+/// milliseconds.
+const FOR_THE_RUNTIME: Duration = Duration::from_millis(200);
+// Less than the least reserve, so that a PUT after the guard still has time.
+const _: () = assert!(FOR_THE_RUNTIME.as_nanos() < crate::deadline::LEAST_RESERVE.as_nanos());
 
 /// Whether a failed event must remove what it may have made before it answers, because
 /// nothing CloudFormation sends next will. Behind the CDK provider framework a failed Create
