@@ -16,6 +16,11 @@ const CREATE: &str = "CreatePodIdentityAssociation";
 /// How EKS refuses a role IAM has not propagated yet (or one that does not exist).
 const ROLE_NOT_FOUND: &str = "Role provided in the request does not exist";
 
+/// EKS's refusal of a role IAM has not propagated yet, which the function retries.
+fn role_not_found() -> Fault {
+    Fault::status(400, "InvalidParameterException", ROLE_NOT_FOUND)
+}
+
 #[tokio::test]
 async fn throttling_5xx_and_resets_are_retried() {
     let h = Harness::start().await;
@@ -310,12 +315,8 @@ async fn a_retried_replacement_does_not_report_the_association_its_first_run_rem
 #[tokio::test]
 async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     let h = Harness::start().await;
-    let message = ROLE_NOT_FOUND;
-    h.standin.inject(
-        FaultTarget::eks(CREATE),
-        Fault::status(400, "InvalidParameterException", message),
-        2,
-    );
+    h.standin
+        .inject(FaultTarget::eks(CREATE), role_not_found(), 2);
     let response = h.send(&h.event("Create", properties(), None)).await;
     assert_eq!(response["Status"], "SUCCESS", "{response}");
     assert_eq!(h.standin.associations().len(), 1);
@@ -326,7 +327,7 @@ async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
     let arn = response["PhysicalResourceId"].as_str().unwrap().to_owned();
     h.standin.inject(
         FaultTarget::eks("UpdatePodIdentityAssociation"),
-        Fault::status(400, "InvalidParameterException", message),
+        role_not_found(),
         1,
     );
     let fresh = "arn:aws:iam::111122223333:role/fresh";
@@ -348,12 +349,8 @@ async fn a_role_still_propagating_is_retried_until_iam_catches_up() {
 #[tokio::test]
 async fn a_conflict_after_a_long_iam_propagation_still_gets_its_window() {
     let h = Harness::start().await;
-    let message = ROLE_NOT_FOUND;
-    h.standin.inject(
-        FaultTarget::eks(CREATE),
-        Fault::status(400, "InvalidParameterException", message),
-        9,
-    );
+    h.standin
+        .inject(FaultTarget::eks(CREATE), role_not_found(), 9);
     let taken = "Service account is still associated with a deleted association";
     h.standin.inject(
         FaultTarget::eks(CREATE),
@@ -395,12 +392,8 @@ async fn other_invalid_parameters_fail_at_once() {
 #[tokio::test]
 async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     let h = Harness::start().await;
-    let message = ROLE_NOT_FOUND;
-    h.standin.inject(
-        FaultTarget::eks(CREATE),
-        Fault::status(400, "InvalidParameterException", message),
-        1000,
-    );
+    h.standin
+        .inject(FaultTarget::eks(CREATE), role_not_found(), 1000);
     // 10 s: a cut-off 8 s in, and so time for at least one retry, which must start 3 s
     // before it, even when the first call comes seconds late.
     let event = h.event("Create", properties(), None);
@@ -412,7 +405,11 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     // role may simply not exist.
     assert_failed(
         &responses[0],
-        &[message, "times over", "until the event's time ran short"],
+        &[
+            ROLE_NOT_FOUND,
+            "times over",
+            "until the event's time ran short",
+        ],
     );
     assert!(!responses[0]["Reason"]
         .as_str()
@@ -438,7 +435,7 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     let arn = h.create(properties()).await;
     h.standin.inject(
         FaultTarget::eks("UpdatePodIdentityAssociation"),
-        Fault::status(400, "InvalidParameterException", message),
+        role_not_found(),
         1000,
     );
     let new = properties_with(json!({"RoleArn": "arn:aws:iam::111122223333:role/typo"}));
@@ -447,7 +444,7 @@ async fn a_propagation_that_outlasts_the_deadline_is_answered_in_time() {
     assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
     let responses = h.responses(&update);
     assert_eq!(responses.len(), 1);
-    assert_failed(&responses[0], &[message, "times over"]);
+    assert_failed(&responses[0], &[ROLE_NOT_FOUND, "times over"]);
     assert_eq!(responses[0]["PhysicalResourceId"], arn.as_str());
     let kept = h
         .standin
