@@ -103,6 +103,32 @@ pub fn is_region(text: &str) -> bool {
             .is_ok_and(|n| n.to_string() == parts[parts.len() - 1])
 }
 
+/// The partition a region name is in, by the patterns of the SDK's partition table
+/// (`^cn-\w+-\d+$` is aws-cn, `^us-gov-\w+-\d+$` aws-us-gov, and so on; aws's is a region of
+/// the geographies `us`, `eu`, `ap`, `sa`, `ca`, `me`, `af`, `il` or `mx`). `None` for a name
+/// no pattern matches, of which nothing is assumed: a partition added after this list is
+/// then left to EKS, never refused.
+pub fn partition_of_region(region: &str) -> Option<&'static str> {
+    let word = |part: &str| {
+        !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let number = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    let (area, n, partition) = match region.split('-').collect::<Vec<_>>().as_slice() {
+        ["cn", area, n] => (*area, *n, "aws-cn"),
+        ["us", "gov", area, n] => (*area, *n, "aws-us-gov"),
+        ["us", "iso", area, n] => (*area, *n, "aws-iso"),
+        ["us", "isob", area, n] => (*area, *n, "aws-iso-b"),
+        ["us", "isof", area, n] => (*area, *n, "aws-iso-f"),
+        ["eu", "isoe", area, n] => (*area, *n, "aws-iso-e"),
+        ["eusc", "de", area, n] => (*area, *n, "aws-eusc"),
+        [geo, area, n] if ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx"].contains(geo) => {
+            (*area, *n, "aws")
+        }
+        _ => return None,
+    };
+    (word(area) && number(n)).then_some(partition)
+}
+
 /// An EKS cluster name: 1 to 100 letters, digits, `-` and `_`, starting with a letter or digit.
 pub fn is_cluster_name(text: &str) -> bool {
     (1..=100).contains(&text.len())
@@ -351,6 +377,40 @@ mod tests {
         assert!(is_cluster_name("prod_cluster-1"));
         assert!(!is_cluster_name("-prod") && !is_cluster_name("a.b") && !is_cluster_name(""));
         assert!(!is_cluster_name(&"c".repeat(101)));
+    }
+
+    /// Every region of the SDK's partition table (aws-sdk-eks 1.160), and one made up for
+    /// each pattern, is placed in its partition; a name no pattern matches, in none.
+    #[test]
+    fn regions_are_placed_in_their_partitions() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("ap-southeast-7", "aws"),
+            ("mx-central-1", "aws"),
+            ("il-central-1", "aws"),
+            ("af-south-1", "aws"),
+            ("eu-south-9", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("cn-northwest-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-gov-east-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+            ("us-isof-south-1", "aws-iso-f"),
+            ("eu-isoe-west-1", "aws-iso-e"),
+            ("eusc-de-east-1", "aws-eusc"),
+        ] {
+            assert_eq!(partition_of_region(region), Some(partition), "{region}");
+        }
+        for unknown in [
+            "xy-east-1",
+            "us-east",
+            "us-isoz-east-1",
+            "eusc-fr-east-1",
+            "cn-north-x",
+        ] {
+            assert_eq!(partition_of_region(unknown), None, "{unknown}");
+        }
     }
 
     #[test]

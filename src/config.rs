@@ -108,25 +108,16 @@ impl Environment {
         if self.use_fips == Some(true) || self.use_dual_stack == Some(true) {
             return None;
         }
-        let label = |part: &str| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        };
-        let parts: Vec<&str> = region.split('-').collect();
-        let suffix = match parts.as_slice() {
-            ["cn", area, number] if label(area) && label(number) => "amazonaws.com.cn",
-            ["us", "gov", area, number] if label(area) && label(number) => "amazonaws.com",
-            [geo, area, number]
-                if geo.len() == 2
-                    && label(geo)
-                    && label(area)
-                    && number.bytes().all(|b| b.is_ascii_digit())
-                    && !number.is_empty() =>
-            {
-                "amazonaws.com"
-            }
+        // The SDK's patterns allow any letter or '_' where a host takes lowercase only.
+        if !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return None;
+        }
+        let suffix = match crate::arn::partition_of_region(region)? {
+            "aws" | "aws-us-gov" => "amazonaws.com",
+            "aws-cn" => "amazonaws.com.cn",
             _ => return None,
         };
         Some(format!("eks.{region}.{suffix}"))

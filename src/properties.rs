@@ -1,11 +1,12 @@
 //! The resource's schema: which properties exist, what each must look like, and which force a
 //! replacement. Reading the template's properties either gives a [`DesiredAssociation`] or a
 //! list of [`PropertyError`]s that each name the property and the rule, before EKS is called.
-//! Some rules wait: the policy's until it is about to be sent, and the tags' and the target
-//! role's partition for a Create, so that associations made before them stay manageable; the
-//! roles', which need to know where the function runs, until they are about to be sent (see
-//! the `check_*` methods of [`DesiredAssociation`]). A Create sends every property, so it is
-//! checked against all of them at once ([`DesiredAssociation::of_new_resource`]).
+//! Some rules wait: the policy's until it is about to be sent; the tags' and the target
+//! role's partition for a Create, so that associations made before them stay manageable; and
+//! those that need to know where the function runs until an event is acted on, the Region's
+//! partition before any call, the roles' once they are about to be sent (see the `check_*`
+//! methods of [`DesiredAssociation`]). A Create sends every property, so it is checked
+//! against all of them at once ([`DesiredAssociation::of_new_resource`]).
 
 use crate::arn::{is_cluster_name, is_region, role_arn_problem, Home};
 use serde_json::{Map, Value};
@@ -353,23 +354,25 @@ impl DesiredAssociation {
 
     /// Reads a new resource's properties (a Create's): [`DesiredAssociation::from_properties`]'s
     /// rules, and the checks of what a Create sends, which is every property (the `check_*`
-    /// methods; the roles' only when `home`, where the function runs, is known), all in one
-    /// error.
+    /// methods; the Region's and the roles' only when `home`, where the function runs, is
+    /// known), all in one error.
     pub fn of_new_resource(
         properties: &Map<String, Value>,
         default_region: &str,
         home: Option<&Home>,
     ) -> Result<DesiredAssociation, PropertyErrors> {
         let desired = DesiredAssociation::from_properties(properties, default_region)
-            .map_err(|errors| with_send_time_errors(properties, home, errors))?;
-        let (role, target_role) = match home {
+            .map_err(|errors| with_send_time_errors(properties, default_region, home, errors))?;
+        let (region, role, target_role) = match home {
             Some(home) => (
+                desired.check_region_at_home(home, default_region),
                 desired.check_role_to_send(home),
                 desired.check_target_role_of_new_resource(home),
             ),
-            None => (Ok(()), Ok(())),
+            None => (Ok(()), Ok(()), Ok(())),
         };
         PropertyErrors::together([
+            region,
             desired.check_policy_to_send(),
             role,
             target_role,
@@ -400,6 +403,24 @@ impl DesiredAssociation {
             "Tags",
             self.tags_look_like_one_item.then(one_item_tags_rule),
         )
+    }
+
+    /// Refuses a Region in another partition than `home`'s, where the function's credentials
+    /// are not valid: EKS there would refuse every call, with an error about the security
+    /// token that names no property. Any event can be refused so, as none could change
+    /// anything there; `default_region`, the function's own, is never refused, as the
+    /// template does not name it.
+    pub fn check_region_at_home(
+        &self,
+        home: &Home,
+        default_region: &str,
+    ) -> Result<(), PropertyErrors> {
+        let region = &self.placement.region;
+        if region == default_region {
+            return Ok(());
+        }
+        other_partition_region(region, home)
+            .map_or(Ok(()), |error| Err(PropertyErrors(vec![error])))
     }
 
     /// Refuses a RoleArn EKS would refuse without naming it: one in another account than
@@ -435,11 +456,12 @@ impl DesiredAssociation {
 /// `errors`, the rules a new resource's properties broke when read, and with them those of the
 /// checks before sending ([`DesiredAssociation::of_new_resource`]'s) that the properties
 /// break: so that one deployment shows every error, not the read rules' first and these only
-/// once those are fixed. A role or Tags already named is not checked again: until it is
+/// once those are fixed. A Region, role or Tags already named is not checked again: until it is
 /// fixed, it is not what would be sent. A Policy is, whenever it is a JSON object: a rule
 /// it broke when read (its length, or DisableSessionTags) leaves its text as it is.
 fn with_send_time_errors(
     properties: &Map<String, Value>,
+    default_region: &str,
     home: Option<&Home>,
     mut errors: PropertyErrors,
 ) -> PropertyErrors {
@@ -451,6 +473,12 @@ fn with_send_time_errors(
             .filter(|text| !text.is_empty())
     };
     let mut more = Vec::new();
+    if let Some(home) = home {
+        let region = text("Region").filter(|region| *region != default_region);
+        if let Some(region) = region.filter(|_| unnamed("Region")) {
+            more.extend(other_partition_region(region, home));
+        }
+    }
     let policy = text("Policy")
         .filter(|policy| matches!(serde_json::from_str(policy), Ok(Value::Object(_))));
     more.extend(policy.and_then(repeated_key).map(|rule| PropertyError {
@@ -518,6 +546,20 @@ fn one_item_tags_rule() -> String {
      would be; write the tag as a list item (`- Key: ...`), or, for tags named Key and Value, \
      use the list form"
         .to_owned()
+}
+
+/// The error naming Region, when `region` is in another partition than `home`'s.
+fn other_partition_region(region: &str, home: &Home) -> Option<PropertyError> {
+    let partition = crate::arn::partition_of_region(region).filter(|p| *p != home.partition)?;
+    Some(PropertyError {
+        property: "Region".to_owned(),
+        rule: format!(
+            "must be a region of this function's partition, {}, not {region} of {partition}: \
+             the function's credentials are valid in its own partition only, so EKS there \
+             would refuse every call (for clusters there, deploy the function in {partition})",
+            home.partition
+        ),
+    })
 }
 
 /// The error naming `property`, when its `role` is in another partition than `home`'s.
@@ -858,6 +900,34 @@ mod tests {
         }
     }
 
+    /// A Region of another partition than the function's is refused, naming both; one of
+    /// its own, one no partition's pattern matches (left to EKS) and the function's own
+    /// region, which the template does not name, are not.
+    #[test]
+    fn a_region_of_another_partition_is_refused() {
+        let at_home = home("aws", "111122223333");
+        let with_region = |region: &str| {
+            let mut p = valid();
+            p.insert("Region".into(), json!(region));
+            DesiredAssociation::of_new_resource(&p, "us-east-1", Some(&at_home))
+        };
+        let refused = with_region("cn-north-1").unwrap_err();
+        assert_eq!(properties_named(&refused), ["Region"]);
+        for needle in ["cn-north-1", "aws-cn", "partition, aws,"] {
+            assert!(refused.0[0].rule.contains(needle), "{refused}");
+        }
+        assert_eq!(
+            properties_named(&with_region("us-gov-west-1").unwrap_err()),
+            ["Region"]
+        );
+        for fine in ["eu-west-1", "us-east-1", "xy-east-1"] {
+            assert!(with_region(fine).is_ok(), "{fine}");
+        }
+        let desired = DesiredAssociation::from_properties(&valid(), "cn-north-1").unwrap();
+        assert_eq!(desired.check_region_at_home(&at_home, "cn-north-1"), Ok(()));
+        assert!(desired.check_region_at_home(&at_home, "us-east-1").is_err());
+    }
+
     /// A template written for the commercial partition, deployed in China: the same account
     /// number, but a role EKS cannot find, whose refusal looks like IAM propagation.
     #[test]
@@ -913,6 +983,7 @@ mod tests {
         let repeats = r#"{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}"#;
         p.insert("Policy".into(), json!(repeats));
         p.insert("Tags".into(), json!({"Key": "team", "Value": "payments"}));
+        p.insert("Region".into(), json!("us-west-2"));
         let china = home("aws-cn", "111122223333");
         let new = |p: &Map<String, Value>, home: Option<&Home>| {
             DesiredAssociation::of_new_resource(p, "us-east-1", home).unwrap_err()
@@ -922,6 +993,7 @@ mod tests {
             properties_named(&all),
             [
                 "Namespace",
+                "Region",
                 "Policy",
                 "RoleArn",
                 "RoleArn",
@@ -947,8 +1019,9 @@ mod tests {
         );
 
         // A Policy a read rule named (here DisableSessionTags') is still the text that would
-        // be sent; a role or Tags a read rule named are not checked again.
+        // be sent; a Region, role or Tags a read rule named are not checked again.
         p.insert("Namespace".into(), json!("Payments"));
+        p.insert("Region".into(), json!("us-gov-west-01"));
         p.insert("DisableSessionTags".into(), json!("false"));
         p.insert(
             "RoleArn".into(),
@@ -958,13 +1031,14 @@ mod tests {
         let read = DesiredAssociation::from_properties(&p, "us-east-1").unwrap_err();
         assert_eq!(
             properties_named(&read),
-            ["RoleArn", "Namespace", "Policy", "Tags"]
+            ["RoleArn", "Namespace", "Region", "Policy", "Tags"]
         );
         assert_eq!(
             properties_named(&new(&p, Some(&china))),
             [
                 "RoleArn",
                 "Namespace",
+                "Region",
                 "Policy",
                 "Tags",
                 "Policy",

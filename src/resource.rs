@@ -125,6 +125,8 @@ pub async fn create(ctx: &Context<'_>, request: &Request) -> Result<Success, Fai
 /// that never reported its association, remove that association.
 pub async fn update(ctx: &Context<'_>, request: &Request) -> Result<Success, Failure> {
     let desired = DesiredAssociation::from_properties(&request.properties, ctx.default_region)?;
+    // Nothing in another partition can be reached: refused before any call, naming Region.
+    ctx.check_at_home(|home| desired.check_region_at_home(home, ctx.default_region))?;
     let current = request
         .physical_resource_id
         .as_deref()

@@ -802,6 +802,33 @@ async fn roles_of_another_partition_are_refused_naming_the_property() {
     );
 }
 
+/// A Region in another partition than the function's, as in a template copied from one: the
+/// function's credentials are not valid there, and EKS would refuse every call with an error
+/// about the security token that names no property. Refused before any call, naming Region,
+/// in a Create and in an Update that would move the association there. (The stand-in takes
+/// such calls, so without the check both would succeed here.)
+#[tokio::test]
+async fn a_region_of_another_partition_is_refused_naming_it() {
+    let h = Harness::start().await;
+    let china = properties_with(json!({"Region": "cn-north-1"}));
+    let refused = h.send(&h.event("Create", china.clone(), None)).await;
+    assert_failed(&refused, &["Region", "cn-north-1", "aws-cn", "partition"]);
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+    assert!(h.standin.associations().is_empty());
+
+    let arn = h.create(properties()).await;
+    h.standin.clear_eks_calls();
+    let moved = h.send(&h.update(&arn, properties(), china)).await;
+    assert_failed(&moved, &["Region", "cn-north-1", "aws-cn"]);
+    assert_eq!(moved["PhysicalResourceId"], arn.as_str());
+    assert!(h.eks_operations().is_empty(), "{:?}", h.eks_operations());
+    assert_eq!(h.standin.associations().len(), 1);
+    // Another region of the function's own partition is what Region is for.
+    let ireland = properties_with(json!({"Region": "eu-west-1"}));
+    let moved = h.send(&h.update(&arn, properties(), ireland)).await;
+    assert_eq!(moved["Status"], "SUCCESS", "{moved}");
+}
+
 /// One tag written in YAML without its list dash arrives as a map of Key and Value, which
 /// would make two tags so named: refused for a new resource. A stack an earlier version
 /// tagged so still takes updates, replacements and rollbacks with that map in them.
