@@ -13,7 +13,7 @@ CDK     := examples/cdk
 # Where cargo puts its output (CARGO_TARGET_DIR when set, as cargo itself does).
 TARGET  := $(abspath $(or $(CARGO_TARGET_DIR),target))
 
-.PHONY: run test lint fmt build arm64-target fuzz soak bench bench-binaries bench-driver hot-text deploy clean-venv
+.PHONY: run test lint fmt build arm64-target fuzz soak bench bench-sdk bench-binaries bench-driver hot-text deploy clean-venv
 
 ## run: the local lifecycle demo: Create -> Update -> Delete through the real Lambda binary
 run:
@@ -71,6 +71,23 @@ bench:
 	$(BENCH_DRIVER)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor \
 		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap \
 		--out $(TARGET)/bench/report.json --label "$$(git describe --always --dirty 2>/dev/null)" $(BENCH_FLAGS)
+
+## bench-sdk: how much of the function's cost any function on aws-sdk-eks pays. floor-sdk/ is
+## the floor plus one signed EKS call per event (ListPodIdentityAssociations), through the
+## function's own HTTP client and EKS configuration. It runs against the floor (what one SDK
+## call costs), then the function against it (what the function costs beyond that call), with
+## 300 cycles each: the cold starts are the point (the README's Performance section).
+bench-sdk:
+	$(MAKE) --no-print-directory -j3 build bench-binaries bench-driver
+	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p bench-floor-sdk --bins
+	@echo "floor-sdk/ (as ours) against the floor:"
+	$(BENCH_DRIVER)/release/cfn-bench --function $(BENCH_TARGET)/release/bench-floor-sdk --floor $(BENCH_TARGET)/release/bench-floor \
+		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --cycles 300 \
+		--out $(TARGET)/bench/sdk-against-floor.json --label "$$(git describe --always --dirty 2>/dev/null)" $(BENCH_FLAGS)
+	@echo "The function against floor-sdk/ (as the floor):"
+	$(BENCH_DRIVER)/release/cfn-bench --function $(BENCH_TARGET)/release/cfn-eks-pod-identity --floor $(BENCH_TARGET)/release/bench-floor-sdk \
+		--bootstrap $(TARGET)/lambda/cfn-eks-pod-identity/bootstrap --cycles 300 \
+		--out $(TARGET)/bench/function-against-sdk.json --label "$$(git describe --always --dirty 2>/dev/null)" $(BENCH_FLAGS)
 
 bench-binaries:
 	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p cfn-eks-pod-identity -p bench-floor --bins
