@@ -76,7 +76,8 @@ bench:
 ## the floor plus one signed EKS call per event (ListPodIdentityAssociations), through the
 ## function's own HTTP client and EKS configuration. It runs against the floor (what one SDK
 ## call costs), then the function against it (what the function costs beyond that call), with
-## 300 cycles each: the cold starts are the point (the README's Performance section).
+## 300 cycles each: the cold starts are the point (the README's Performance section). The size
+## row of both is the function's arm64 bootstrap, which cfn-bench requires (floor-sdk/ has none).
 bench-sdk:
 	$(MAKE) --no-print-directory -j3 build bench-binaries bench-driver
 	CARGO_TARGET_DIR="$(BENCH_TARGET)" $(CARGO) build --release -p bench-floor-sdk --bins
@@ -122,7 +123,7 @@ fuzz:
 SOAK_INSTANCES ?= 300
 SOAK_STACKS ?= 3000
 soak:
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release -p cfn-eks-pod-identity -p standin --bins
 	$(TARGET)/release/cfn-standin soak --lambda $(TARGET)/release/cfn-eks-pod-identity \
 		--instances $(SOAK_INSTANCES) --stacks $(SOAK_STACKS) --fault-rate 0.2 --log $(TARGET)/soak-lambda.log
 

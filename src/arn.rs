@@ -106,8 +106,8 @@ pub fn is_region(text: &str) -> bool {
 /// The partition a region name is in, by the patterns of the SDK's partition table
 /// (`^cn-\w+-\d+$` is aws-cn, `^us-gov-\w+-\d+$` aws-us-gov, and so on; aws's is a region of
 /// the geographies `us`, `eu`, `ap`, `sa`, `ca`, `me`, `af`, `il` or `mx`). `None` for a name
-/// no pattern matches, of which nothing is assumed: a partition added after this list is
-/// then left to EKS, never refused.
+/// no pattern matches, of which nothing is assumed (the SDK sends such a name to aws's
+/// endpoints): a partition or geography added after this list is left to EKS, never refused.
 pub fn partition_of_region(region: &str) -> Option<&'static str> {
     let word = |part: &str| {
         !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -379,28 +379,63 @@ mod tests {
         assert!(!is_cluster_name(&"c".repeat(101)));
     }
 
-    /// Every region of the SDK's partition table (aws-sdk-eks 1.160), and one made up for
-    /// each pattern, is placed in its partition; a name no pattern matches, in none.
+    /// Every region of the SDK's partition table (aws-sdk-eks 1.160), and one made up
+    /// (eu-south-9), is placed in its partition; a name no pattern matches, in none.
     #[test]
     fn regions_are_placed_in_their_partitions() {
-        for (region, partition) in [
-            ("us-east-1", "aws"),
-            ("ap-southeast-7", "aws"),
-            ("mx-central-1", "aws"),
-            ("il-central-1", "aws"),
-            ("af-south-1", "aws"),
-            ("eu-south-9", "aws"),
-            ("cn-north-1", "aws-cn"),
-            ("cn-northwest-1", "aws-cn"),
-            ("us-gov-west-1", "aws-us-gov"),
-            ("us-gov-east-1", "aws-us-gov"),
-            ("us-iso-east-1", "aws-iso"),
-            ("us-isob-east-1", "aws-iso-b"),
-            ("us-isof-south-1", "aws-iso-f"),
-            ("eu-isoe-west-1", "aws-iso-e"),
-            ("eusc-de-east-1", "aws-eusc"),
-        ] {
-            assert_eq!(partition_of_region(region), Some(partition), "{region}");
+        let table: [(&str, &[&str]); 8] = [
+            (
+                "aws",
+                &[
+                    "af-south-1",
+                    "ap-east-1",
+                    "ap-east-2",
+                    "ap-northeast-1",
+                    "ap-northeast-2",
+                    "ap-northeast-3",
+                    "ap-south-1",
+                    "ap-south-2",
+                    "ap-southeast-1",
+                    "ap-southeast-2",
+                    "ap-southeast-3",
+                    "ap-southeast-4",
+                    "ap-southeast-5",
+                    "ap-southeast-6",
+                    "ap-southeast-7",
+                    "ca-central-1",
+                    "ca-west-1",
+                    "eu-central-1",
+                    "eu-central-2",
+                    "eu-north-1",
+                    "eu-south-1",
+                    "eu-south-2",
+                    "eu-west-1",
+                    "eu-west-2",
+                    "eu-west-3",
+                    "il-central-1",
+                    "me-central-1",
+                    "me-south-1",
+                    "mx-central-1",
+                    "sa-east-1",
+                    "us-east-1",
+                    "us-east-2",
+                    "us-west-1",
+                    "us-west-2",
+                    "eu-south-9",
+                ],
+            ),
+            ("aws-cn", &["cn-north-1", "cn-northwest-1"]),
+            ("aws-eusc", &["eusc-de-east-1"]),
+            ("aws-iso", &["us-iso-east-1", "us-iso-west-1"]),
+            ("aws-iso-b", &["us-isob-east-1", "us-isob-west-1"]),
+            ("aws-iso-e", &["eu-isoe-west-1"]),
+            ("aws-iso-f", &["us-isof-east-1", "us-isof-south-1"]),
+            ("aws-us-gov", &["us-gov-east-1", "us-gov-west-1"]),
+        ];
+        for (partition, regions) in table {
+            for region in regions {
+                assert_eq!(partition_of_region(region), Some(partition), "{region}");
+            }
         }
         for unknown in [
             "xy-east-1",

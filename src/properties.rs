@@ -407,9 +407,10 @@ impl DesiredAssociation {
 
     /// Refuses a Region in another partition than `home`'s, where the function's credentials
     /// are not valid: EKS there would refuse every call, with an error about the security
-    /// token that names no property. Any event can be refused so, as none could change
-    /// anything there; `default_region`, the function's own, is never refused, as the
-    /// template does not name it.
+    /// token that names no property. Checked for a Create and an Update, neither of which
+    /// could change anything there (not for a Delete, which must not fail for want of calls
+    /// that could never have been made); `default_region`, the function's own, is never
+    /// refused, as the template does not name it.
     pub fn check_region_at_home(
         &self,
         home: &Home,
@@ -1005,8 +1006,21 @@ mod tests {
         // The very errors, in the same order, as with the namespace fixed.
         p.insert("Namespace".into(), json!("payments"));
         assert_eq!(new(&p, Some(&china)).0, all.0[1..]);
-        // Where the function runs unknown: the roles go unchecked, as when sending.
+        // Where the function runs unknown: the Region and the roles go unchecked, as when
+        // sending.
         assert_eq!(properties_named(&new(&p, None)), ["Policy", "Tags"]);
+
+        // The function's own region is not checked, on this path as on the other (here, a
+        // made-up mix of a function in aws-cn with a default region in aws).
+        let mut own = p.clone();
+        own.insert("Region".into(), json!("us-east-1"));
+        assert_eq!(new(&own, Some(&china)).0, all.0[2..]);
+        own.insert("Namespace".into(), json!("Payments"));
+        let expected: Vec<&str> = ["Namespace"]
+            .into_iter()
+            .chain(properties_named(&all)[2..].iter().copied())
+            .collect();
+        assert_eq!(properties_named(&new(&own, Some(&china))), expected);
 
         // Nothing to add: only the read rule's error.
         let mut clean = valid();
