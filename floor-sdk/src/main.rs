@@ -1,14 +1,14 @@
 //! `bench-floor-sdk`: the least a custom resource on aws-sdk-eks can do, for `make bench-sdk`.
 //! For each event it makes one signed EKS call (ListPodIdentityAssociations of the event's
-//! cluster, its answer unread) and PUTs a SUCCESS response, through the function's own HTTP
-//! client and EKS configuration. Against `floor/` it measures what the SDK's one call costs,
-//! which any function that manages associations with the SDK pays; against the function, what
-//! the function costs beyond that.
+//! cluster, its answer unread), through the function's own HTTP client and EKS configuration,
+//! then PUTs a SUCCESS response as `floor/` does (its library). Against `floor/` it measures
+//! what the SDK's one call costs, which any function that manages associations with the SDK
+//! pays; against the function, what the function costs beyond that.
 
 use cfn_eks_pod_identity::config::Environment;
 use cfn_eks_pod_identity::dns::Resolver;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,23 +19,18 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (http, eks) = (http.clone(), eks.clone());
         // Boxed, as the function boxes its handler: the SDK's futures are large.
-        Box::pin(async move { respond(&http, &eks, &event.payload).await })
+        Box::pin(async move { list_then_respond(&http, &eks, &event.payload).await })
     }))
     .await
 }
 
-/// Lists the associations of the event's cluster, then PUTs a SUCCESS response for `event`,
-/// as `floor/` does. The call's outcome is not looked at: it is the round trip that is measured.
-async fn respond(
+/// Lists the associations of the event's cluster, then answers as the floor does. The call's
+/// outcome is not looked at: it is the round trip that is measured.
+async fn list_then_respond(
     http: &reqwest::Client,
     eks: &aws_sdk_eks::Client,
     event: &Value,
 ) -> Result<(), Error> {
-    let field = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or_default();
-    let url = field("ResponseURL");
-    if url.is_empty() {
-        return Err("the event has no ResponseURL".into());
-    }
     let cluster = event
         .pointer("/ResourceProperties/ClusterName")
         .and_then(Value::as_str)
@@ -45,17 +40,5 @@ async fn respond(
         .cluster_name(cluster)
         .send()
         .await;
-    let physical_id = match field("PhysicalResourceId") {
-        "" => field("RequestId"),
-        id => id,
-    };
-    let body = serde_json::to_vec(&json!({
-        "Status": "SUCCESS",
-        "PhysicalResourceId": physical_id,
-        "StackId": field("StackId"),
-        "RequestId": field("RequestId"),
-        "LogicalResourceId": field("LogicalResourceId"),
-    }))?;
-    http.put(url).body(body).send().await?.error_for_status()?;
-    Ok(())
+    bench_floor::respond(http, event).await
 }
