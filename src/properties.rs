@@ -966,8 +966,8 @@ mod tests {
     }
 
     /// A Create whose properties break a rule when read hears of the rules checked before
-    /// sending too, the same as once the read rules hold; not of a role or Tags a read rule
-    /// named, which is not yet what would be sent.
+    /// sending too, the same as once the read rules hold; not of a Region, role or Tags a read
+    /// rule named, which is not yet what would be sent, nor of the function's own region.
     #[test]
     fn a_new_resource_hears_of_every_rule_its_properties_break() {
         let mut p = valid();
