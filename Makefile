@@ -60,7 +60,7 @@ build: $(VENV)/.build-tools arm64-target
 ## (the AWS SDK crate, the fat-LTO link), and the driver fills the gaps. Only the arm64 build
 ## needs cargo-lambda and zig, so the others start while those install.
 ## `make bench BENCH_FLAGS=--tls` runs both over HTTPS to EKS and the bucket, as deployed (the
-## figures in the README's Performance section say what that adds).
+## figures in docs/performance.md say what that adds).
 ## The floor's own arm64 bootstrap is not built: no goal needs its size, and building it took
 ## about a minute of the ten `make bench` may take on a clean clone (add --floor-bootstrap PATH
 ## to the cfn-bench line to show it).
@@ -76,7 +76,7 @@ bench:
 ## the floor plus one signed EKS call per event (ListPodIdentityAssociations), through the
 ## function's own HTTP client and EKS configuration. It runs against the floor (what one SDK
 ## call costs), then the function against it (what the function costs beyond that call), with
-## 300 cycles each: the cold starts are the point (the README's Performance section). The size
+## 300 cycles each: the cold starts are the point (docs/performance.md). The size
 ## row of both is the function's arm64 bootstrap, which cfn-bench requires (floor-sdk/ has none).
 bench-sdk:
 	$(MAKE) --no-print-directory -j3 build bench-binaries bench-driver

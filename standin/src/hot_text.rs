@@ -6,7 +6,7 @@
 //! first touched (64 KiB, or a whole large folio of the page cache, where the
 //! file system makes them), and the linker scatters the code one event runs
 //! across the whole binary. Packed together, far fewer of those runs are
-//! mapped: a smaller resident set and fewer page faults (README, Performance).
+//! mapped: a smaller resident set and fewer page faults (docs/performance.md).
 //!
 //! How: the release function, with its symbols, runs under valgrind's
 //! callgrind against the stand-in, through a cold start and three Create,
