@@ -104,12 +104,13 @@ pub fn provider_reason(reason: &str) -> String {
     cut_to_fit(reason, fits)
 }
 
-/// The longest prefix of `text`, marked as cut with "…", that `fits`. Escaping makes the
-/// serialized length differ from the text's, so the caller measures rather than computes;
-/// no prefix longer than [`MAX_BODY`] fits anywhere, which bounds the search.
+/// The longest prefix of `text`, marked as cut with "…", that `fits`; `text` itself does not.
+/// Escaping makes the serialized length differ from the text's, so the caller measures rather
+/// than computes. The search starts from a length known not to fit: the whole text (the mark
+/// only adds to it), or [`MAX_BODY`] if less, since no longer prefix fits anywhere.
 fn cut_to_fit(text: &str, fits: impl Fn(&str) -> bool) -> String {
-    let with_prefix = |len: usize| format!("{}…", &text[..floor_char_boundary(text, len)]);
-    let (mut fitting, mut too_long) = (0, text.len().min(MAX_BODY) + 1);
+    let with_prefix = |len: usize| format!("{}…", &text[..text.floor_char_boundary(len)]);
+    let (mut fitting, mut too_long) = (0, text.len().min(MAX_BODY));
     while too_long - fitting > 1 {
         let middle = (fitting + too_long) / 2;
         if fits(&with_prefix(middle)) {
@@ -142,14 +143,6 @@ pub fn data(association: Option<&Association>) -> Map<String, Value> {
 fn serialize(response: &Response) -> Vec<u8> {
     // Serializing a struct of strings and maps of JSON values cannot fail.
     serde_json::to_vec(response).unwrap_or_default()
-}
-
-fn floor_char_boundary(text: &str, mut index: usize) -> usize {
-    index = index.min(text.len());
-    while !text.is_char_boundary(index) {
-        index -= 1;
-    }
-    index
 }
 
 #[cfg(test)]
@@ -221,6 +214,16 @@ mod tests {
             assert!(reason.starts_with(cut.trim_end_matches('…')));
         }
         assert_eq!(provider_reason("bad"), "bad");
+    }
+
+    /// A cut takes off no more than it must, even when dropping one character is enough: here
+    /// the last, escaped as `\u0001`, is six bytes of JSON, and the mark is three.
+    #[test]
+    fn a_cut_keeps_every_character_that_fits() {
+        let kept = "a".repeat(MAX_PROVIDER_REASON - 7);
+        let reason = format!("{kept}\u{1}");
+        assert_eq!(json_len(&reason), MAX_PROVIDER_REASON + 1);
+        assert_eq!(provider_reason(&reason), format!("{kept}…"));
     }
 
     #[test]
