@@ -99,13 +99,6 @@ pub struct Changes {
     pub tags_to_remove: Vec<String>,
 }
 
-impl Changes {
-    /// Whether the association already matches the template.
-    pub fn is_empty(&self) -> bool {
-        self.settings.is_empty() && self.tags_to_set.is_empty() && self.tags_to_remove.is_empty()
-    }
-}
-
 /// The association an Update may keep, judged from its PhysicalResourceId alone (region and
 /// cluster are in the ARN), or why it must create a new one.
 pub fn keep_by_arn(
@@ -204,8 +197,8 @@ pub fn changes(desired: &DesiredAssociation, actual: &Association, owner: &Owner
     let tags_to_remove = actual
         .tags
         .keys()
+        // The ownership tags are among the wanted, so they are never removed.
         .filter(|key| !wanted.contains_key(*key) && !key.to_ascii_lowercase().starts_with("aws:"))
-        .filter(|key| key.as_str() != OWNER_STACK_TAG && key.as_str() != OWNER_LOGICAL_ID_TAG)
         .cloned()
         .collect();
     Changes {
@@ -338,7 +331,7 @@ mod tests {
 
     #[test]
     fn nothing_to_do_when_nothing_differs() {
-        assert!(changes(&desired(), &actual(), &owner()).is_empty());
+        assert_eq!(changes(&desired(), &actual(), &owner()), Changes::default());
     }
 
     #[test]
@@ -353,6 +346,7 @@ mod tests {
                 ..SettingsChange::default()
             }
         );
+        assert!(!c.settings.is_empty());
         assert!(c.tags_to_set.is_empty() && c.tags_to_remove.is_empty());
     }
 
@@ -381,7 +375,7 @@ mod tests {
     fn policy_compares_as_json() {
         let (mut d, mut a) = with_policy();
         a.policy = Some("{ \"Statement\": [], \"Version\": \"2012-10-17\" }".into());
-        assert!(changes(&d, &a, &owner()).is_empty());
+        assert_eq!(changes(&d, &a, &owner()), Changes::default());
         d.policy = None;
         assert_eq!(
             changes(&d, &a, &owner()).settings,
