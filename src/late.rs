@@ -200,12 +200,25 @@ mod tests {
                 .ok(),
             Some(Duration::from_secs(86_400))
         );
+        // The last second of a day, and a leap second.
+        assert!(parse_amz_date("20261207T235959Z").is_some());
+        assert_eq!(
+            at("20161231T235960Z")
+                .duration_since(at("20161231T235959Z"))
+                .ok(),
+            Some(Duration::from_secs(1))
+        );
         for bad in [
             "",
             "20261207T071530",
             "2026-12-07T07:15:30Z",
+            "20261207 071530Z",
+            "20261207T071530+",
             "20261307T071530Z",
             "20261207T251530Z",
+            "20261207T240000Z",
+            "20261207T076000Z",
+            "20261207T071561Z",
             "2026120+T071530Z",
             "19691231T235959Z",
         ] {
@@ -249,6 +262,11 @@ mod tests {
             until: Some(until),
         };
         assert_eq!(stopped_waiting(signed, None, until), None);
+        assert_eq!(
+            stopped_waiting(signed, None, until + GRACE),
+            None,
+            "a minute's grace"
+        );
         assert_eq!(
             stopped_waiting(signed, None, until + Duration::from_secs(61)),
             Some(Late::UrlExpired {

@@ -216,6 +216,40 @@ mod tests {
         assert!(progress.may_have_created());
     }
 
+    #[test]
+    fn an_association_older_than_the_clocks_margin_may_be_an_earlier_runs() {
+        let later = Progress::default();
+        let sent = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        later.lock().first_sent = Some(sent);
+        assert!(!later.may_be_an_earlier_runs(Some(sent - CLOCKS_DIFFER_BY)));
+        let older = sent - CLOCKS_DIFFER_BY - Duration::from_millis(1);
+        assert!(later.may_be_an_earlier_runs(Some(older)));
+    }
+
+    /// A replacement counts what it may have made only at a service account it found free,
+    /// and nothing once the association its Create answered with turns out to be gone.
+    #[test]
+    fn a_replacement_may_have_replaced_only_at_a_service_account_it_found_free() {
+        let adopted = Progress::first_run();
+        adopted.sending();
+        adopted.created("arn:found");
+        assert!(!adopted.placement_was_free());
+        assert!(!adopted.may_have_replaced(), "found there already owned");
+
+        let replacement = Progress::default();
+        replacement.found_placement_free();
+        assert!(replacement.placement_was_free());
+        assert!(!replacement.may_have_replaced(), "nothing sent yet");
+        replacement.sending();
+        assert!(replacement.may_have_replaced(), "unanswered");
+        replacement.created("arn:made");
+        assert!(replacement.may_have_replaced());
+        replacement.created_but_removed_since();
+        assert_eq!(replacement.created_arn(), None);
+        assert!(!replacement.may_have_created());
+        assert!(!replacement.may_have_replaced());
+    }
+
     /// A later run's Create that made nothing says nothing of what the event's first run
     /// made with the same token: the answer must leave the stack's Delete to look.
     #[test]
