@@ -443,8 +443,22 @@ mod tests {
             "us-isoz-east-1",
             "eusc-fr-east-1",
             "cn-north-x",
+            "us--1",
+            "us-ea.st-1",
         ] {
             assert_eq!(partition_of_region(unknown), None, "{unknown}");
+        }
+        // The table's patterns take `\w`, which includes `_`.
+        assert_eq!(partition_of_region("us-a_b-1"), Some("aws"));
+    }
+
+    #[test]
+    fn partition_names() {
+        for good in ["aws", "aws-cn", "aws-us-gov", "aws-iso-b"] {
+            assert!(is_partition(good), "{good}");
+        }
+        for bad in ["", "aws-", "aws-cn-", "aws-CN", "aws-c1", "awscn", "amazon"] {
+            assert!(!is_partition(bad), "{bad}");
         }
     }
 
@@ -454,6 +468,18 @@ mod tests {
             lambda_function_name("arn:aws:lambda:us-east-1:111122223333:function:f:live"),
             Some("f")
         );
+        for not_a_function in [
+            "xrn:aws:lambda:us-east-1:111122223333:function:f",
+            "arn:aws:states:us-east-1:111122223333:function:f",
+            "arn:aws:lambda:us-east-1:111122223333:layer:f",
+            "arn:aws:lambda:us-east-1:111122223333:function:",
+        ] {
+            assert_eq!(
+                lambda_function_name(not_a_function),
+                None,
+                "{not_a_function}"
+            );
+        }
         assert_eq!(
             lambda_function_name("arn:aws:sns:us-east-1:111122223333:topic"),
             None
