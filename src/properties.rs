@@ -1118,6 +1118,27 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_policy_means_none() {
+        let mut p = valid();
+        p.insert("Policy".into(), json!(""));
+        let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+        assert_eq!(desired.policy, None);
+    }
+
+    #[test]
+    fn errors_are_listed_apart() {
+        let mut p = valid();
+        p.insert("Namespace".into(), json!("Payments"));
+        p.insert("ServiceAccount".into(), json!("api_v1"));
+        let errors = errors(p);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(
+            PropertyErrors(errors.clone()).to_string(),
+            format!("Invalid properties: {}; {}", errors[0], errors[1])
+        );
+    }
+
+    #[test]
     fn each_error_names_its_property() {
         let cases: Vec<(&str, Value, &str)> = vec![
             ("ClusterName", json!("-bad"), "letters, digits"),
@@ -1143,7 +1164,12 @@ mod tests {
                 "1 to 64",
             ),
             ("Region", json!("mars-1"), "region"),
-            ("DisableSessionTags", json!("yes"), "\"true\" or \"false\""),
+            (
+                "DisableSessionTags",
+                json!("yes"),
+                "must be \"true\" or \"false\"; got \"yes\"",
+            ),
+            ("DisableSessionTags", json!([true]), "; got a list"),
             ("Policy", json!("{not json"), "not valid JSON"),
             (
                 "Policy",
@@ -1218,6 +1244,22 @@ mod tests {
         let tags: Map<String, Value> = (0..49).map(|i| (format!("k{i}"), json!("v"))).collect();
         p.insert("Tags".into(), Value::Object(tags));
         assert!(errors(p)[0].rule.contains("at most 48"));
+        let list = |n: usize| -> Value {
+            (0..n)
+                .map(|i| json!({"Key": format!("k{i}"), "Value": "v"}))
+                .collect()
+        };
+        p = valid();
+        p.insert("Tags".into(), list(49));
+        assert!(errors(p)[0].rule.contains("at most 48"));
+        // Exactly 48, as a list and as a map.
+        let map: Map<String, Value> = (0..48).map(|i| (format!("k{i}"), json!("v"))).collect();
+        for tags in [list(48), Value::Object(map)] {
+            p = valid();
+            p.insert("Tags".into(), tags);
+            let desired = DesiredAssociation::from_properties(&p, "us-east-1").unwrap();
+            assert_eq!(desired.tags.len(), 48);
+        }
     }
 
     /// Too many tags is said with what else is wrong with them, not alone: one deployment
