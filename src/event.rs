@@ -117,9 +117,6 @@ impl<'de> Visitor<'de> for SalvagingVisitor<'_> {
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
@@ -351,6 +348,29 @@ mod tests {
             let request = Request::from_incoming(Incoming::Json(payload));
             assert!(matches!(request.request_type, RequestType::Unknown(_)));
             assert_eq!(request.response_url, None);
+        }
+    }
+
+    /// Whatever the payload's top level is, it reads as serde_json reads it.
+    #[test]
+    fn any_top_level_value_reads_as_json() {
+        for payload in [
+            "true",
+            "-1",
+            "1",
+            "1.5",
+            "\"x\"",
+            "\"x\\n\"",
+            "null",
+            "[1, {\"a\": 2}]",
+            "{}",
+        ] {
+            let expected: Value = serde_json::from_str(payload).unwrap();
+            assert_eq!(
+                Incoming::from_slice(payload.as_bytes()),
+                Incoming::Json(expected),
+                "{payload}"
+            );
         }
     }
 
